@@ -1,0 +1,21 @@
+"""autoencoding: one library and command line for the whole autoencoder family."""
+
+__version__ = "0.1.0"
+
+from . import parts  # noqa: F401  (registers the built-in parts)
+from .errors import AutoencodingError, TrainingDiverged
+from .model import Autoencoder, ModelConfig, ModelOutput
+from .recipes import RECIPES, Recipe, get_recipe, resolve
+
+__all__ = [
+    "RECIPES",
+    "Autoencoder",
+    "AutoencodingError",
+    "ModelConfig",
+    "ModelOutput",
+    "Recipe",
+    "TrainingDiverged",
+    "__version__",
+    "get_recipe",
+    "resolve",
+]

@@ -1,0 +1,205 @@
+"""Encoder and decoder networks: MLPs and small 2D conv nets, sized from the data by default.
+
+An encoder maps a batch shaped like the (scaled) data to ``(B, out_features)``; a decoder
+maps ``(B, latent_dim)`` to ``(B, factor * n_features)`` flat, where ``factor`` is the number of
+likelihood parameters per feature (e.g. 2 for a mean and a variance).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..config import require
+from .base import DECODERS, ENCODERS
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+               "elu": nn.ELU, "silu": nn.SiLU}
+
+
+def auto_width(n_features: int) -> int:
+    """Hidden width from the data: 4× the input rounded to a power of two, within [64, 1024]."""
+    return int(min(1024, max(64, 2 ** math.ceil(math.log2(max(1, 4 * n_features))))))
+
+
+@dataclass
+class MLPConfig:
+    hidden: list[int] | None = None
+    """Hidden layer widths, input side first; the decoder mirrors them. None = two layers of
+    auto_width(features)."""
+    activation: Literal["relu", "gelu", "tanh", "sigmoid", "elu", "silu"] = "relu"
+    """Nonlinearity between layers."""
+
+    def validate(self) -> None:
+        if self.hidden is not None:
+            require(all(w >= 1 for w in self.hidden),
+                    f"mlp: hidden widths must be >= 1, got {self.hidden}")
+
+    def widths(self, n_features: int) -> list[int]:
+        return list(self.hidden) if self.hidden is not None else [auto_width(n_features)] * 2
+
+
+def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+@ENCODERS.register("mlp")
+class MLPEncoder(nn.Module):
+    """Multilayer perceptron on the flattened input."""
+
+    Config = MLPConfig
+
+    def __init__(self, cfg: MLPConfig, input_shape: tuple[int, ...], out_features: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        n = math.prod(input_shape)
+        self.net = _mlp([n, *cfg.widths(n), out_features], cfg.activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1))
+
+    def jacobian_frobenius_sq(self, x: torch.Tensor) -> torch.Tensor:
+        """‖∂h/∂x‖²_F per row, exactly, by chaining layer Jacobians from the output side.
+
+        J = W_L·D_{L-1}·W_{L-1}···D_1·W_1 with D_l the diagonal activation derivatives.
+        Multiplying from the output side keeps every product (B, out, width): for a small
+        latent this costs about as much as one forward pass per latent dimension, far less
+        than the d backward passes of autograd. Falls back to autograd for activations
+        without a closed-form derivative.
+        """
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        if self.cfg.activation not in ("relu", "tanh", "sigmoid"):
+            return _autograd_jacobian_sq(self, x)
+        derivs = []
+        a = x.flatten(1)
+        for lin in linears[:-1]:
+            pre = lin(a)
+            if self.cfg.activation == "relu":
+                a = torch.relu(pre)
+                derivs.append((pre > 0).to(pre.dtype))
+            elif self.cfg.activation == "tanh":
+                a = torch.tanh(pre)
+                derivs.append(1 - a.pow(2))
+            else:
+                a = torch.sigmoid(pre)
+                derivs.append(a * (1 - a))
+        m = linears[-1].weight.unsqueeze(0)  # (1, out, width)
+        for lin, d in zip(reversed(linears[:-1]), reversed(derivs), strict=True):
+            m = (m * d.unsqueeze(1)) @ lin.weight  # (B, out, width_prev)
+        if m.shape[0] == 1:
+            m = m.expand(x.shape[0], -1, -1)
+        return m.pow(2).sum((1, 2))
+
+
+def _autograd_jacobian_sq(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    from torch.func import jacrev, vmap
+
+    def one(row: torch.Tensor) -> torch.Tensor:
+        return encoder(row.unsqueeze(0)).squeeze(0)
+
+    jac = vmap(jacrev(one))(x)
+    return jac.pow(2).flatten(1).sum(1)
+
+
+@DECODERS.register("mlp")
+class MLPDecoder(nn.Module):
+    """Multilayer perceptron mirroring the encoder; output flat."""
+
+    Config = MLPConfig
+
+    def __init__(self, cfg: MLPConfig, latent_dim: int, output_shape: tuple[int, ...],
+                 factor: int = 1) -> None:
+        super().__init__()
+        n = math.prod(output_shape)
+        self.net = _mlp([latent_dim, *reversed(cfg.widths(n)), factor * n], cfg.activation)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+@dataclass
+class ConvConfig:
+    channels: list[int] | None = None
+    """Channels of each stride-2 conv layer, input side first. None = 32, 64, ... until the
+    feature map is at most 4×4."""
+    activation: Literal["relu", "gelu", "elu", "silu"] = "relu"
+    """Nonlinearity between layers."""
+
+    def validate(self) -> None:
+        if self.channels is not None:
+            require(len(self.channels) >= 1 and all(c >= 1 for c in self.channels),
+                    f"conv2d: channels must be a non-empty list of positive ints, got "
+                    f"{self.channels}")
+
+
+def _conv_plan(cfg: ConvConfig, input_shape: tuple[int, ...]) -> tuple[list[int], int, int]:
+    require(len(input_shape) == 3,
+            f"conv2d nets need image data shaped (channels, height, width), got {input_shape}")
+    _, h, w = input_shape
+    if cfg.channels is not None:
+        chans = list(cfg.channels)
+    else:
+        chans, hh, ww = [], h, w
+        while (not chans or (hh > 4 and ww > 4)) and hh % 2 == 0 and ww % 2 == 0:
+            chans.append(min(256, 32 * 2 ** len(chans)))
+            hh, ww = hh // 2, ww // 2
+    div = 2 ** len(chans)
+    require(h % div == 0 and w % div == 0,
+            f"conv2d: image size {h}×{w} must be divisible by 2^{len(chans)} = {div}; "
+            f"choose fewer channels or an MLP")
+    return chans, h // div, w // div
+
+
+@ENCODERS.register("conv2d")
+class ConvEncoder(nn.Module):
+    """Stride-2 4×4 convolutions, then a linear map to the encoder output."""
+
+    Config = ConvConfig
+
+    def __init__(self, cfg: ConvConfig, input_shape: tuple[int, ...], out_features: int) -> None:
+        super().__init__()
+        chans, h, w = _conv_plan(cfg, input_shape)
+        layers: list[nn.Module] = []
+        prev = input_shape[0]
+        for c in chans:
+            layers += [nn.Conv2d(prev, c, 4, stride=2, padding=1), ACTIVATIONS[cfg.activation]()]
+            prev = c
+        self.convs = nn.Sequential(*layers)
+        self.out = nn.Linear(prev * h * w, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.convs(x).flatten(1))
+
+
+@DECODERS.register("conv2d")
+class ConvDecoder(nn.Module):
+    """Linear map to a small feature map, then stride-2 transposed convolutions."""
+
+    Config = ConvConfig
+
+    def __init__(self, cfg: ConvConfig, latent_dim: int, output_shape: tuple[int, ...],
+                 factor: int = 1) -> None:
+        super().__init__()
+        chans, h, w = _conv_plan(cfg, output_shape)
+        chans = list(reversed(chans))
+        self.start = (chans[0], h, w)
+        self.inp = nn.Linear(latent_dim, chans[0] * h * w)
+        layers: list[nn.Module] = [ACTIVATIONS[cfg.activation]()]
+        for i, c in enumerate(chans):
+            nxt = chans[i + 1] if i + 1 < len(chans) else factor * output_shape[0]
+            layers.append(nn.ConvTranspose2d(c, nxt, 4, stride=2, padding=1))
+            if i + 1 < len(chans):
+                layers.append(ACTIVATIONS[cfg.activation]())
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconvs(self.inp(z).view(-1, *self.start)).flatten(1)
