@@ -55,11 +55,15 @@ class ModelConfig:
 
     def validate(self) -> None:
         require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
-        require(len(self.input_shape) >= 1 and all(s >= 1 for s in self.input_shape),
-                f"input_shape must be a non-empty list of positive sizes, got {self.input_shape}")
-        require(self.reconstruction.get("name") != "auto",
-                "reconstruction 'auto' must be resolved from the data before building a model "
-                "(autoencoding.recipes.resolve does it)")
+        require(
+            len(self.input_shape) >= 1 and all(s >= 1 for s in self.input_shape),
+            f"input_shape must be a non-empty list of positive sizes, got {self.input_shape}",
+        )
+        require(
+            self.reconstruction.get("name") != "auto",
+            "reconstruction 'auto' must be resolved from the data before building a model "
+            "(autoencoding.recipes.resolve does it)",
+        )
 
     def normalized(self) -> ModelConfig:
         """A copy with every part spec checked and its defaults filled in."""
@@ -105,11 +109,19 @@ class Autoencoder(nn.Module):
         self.corruption = build(CORRUPTIONS, c.corruption)
         self.bottleneck = build(BOTTLENECKS, c.bottleneck, latent_dim=c.latent_dim)
         self.reconstruction = build(RECONSTRUCTIONS, c.reconstruction, n_features=self.n_features)
-        self.encoder = build(ENCODERS, c.encoder, input_shape=self.input_shape,
-                             out_features=self.bottleneck.encoder_features())
-        self.decoder = build(DECODERS, c.decoder, latent_dim=c.latent_dim,
-                             output_shape=self.input_shape,
-                             factor=self.reconstruction.params_per_feature)
+        self.encoder = build(
+            ENCODERS,
+            c.encoder,
+            input_shape=self.input_shape,
+            out_features=self.bottleneck.encoder_features(),
+        )
+        self.decoder = build(
+            DECODERS,
+            c.decoder,
+            latent_dim=c.latent_dim,
+            output_shape=self.input_shape,
+            factor=self.reconstruction.params_per_feature,
+        )
         self.regularizers = nn.ModuleList(build(REGULARIZERS, r) for r in c.regularizers)
 
     # -- checks ---------------------------------------------------------------------------
@@ -121,14 +133,16 @@ class Autoencoder(nn.Module):
         if x.dim() == 1 and len(self.input_shape) == 1:
             raise AutoencodingError(
                 f"{what}: expected a batch shaped (n, {self.n_features}), got a single vector of "
-                f"shape {tuple(x.shape)}; use x[None] for one sample")
+                f"shape {tuple(x.shape)}; use x[None] for one sample"
+            )
         if x.shape[1:] != self.input_shape:
             if x.dim() == 2 and x.shape[1] == self.n_features:
                 x = x.view(-1, *self.input_shape)
             else:
                 raise AutoencodingError(
                     f"{what}: expected samples shaped {self.input_shape} "
-                    f"({self.n_features} features), got {tuple(x.shape[1:])}")
+                    f"({self.n_features} features), got {tuple(x.shape[1:])}"
+                )
         if x.shape[0] == 0:
             raise AutoencodingError(f"{what}: the batch is empty")
         return x
@@ -168,7 +182,8 @@ class Autoencoder(nn.Module):
             if codes:
                 if b.codes is None:
                     raise AutoencodingError(
-                        f"bottleneck {self.config.bottleneck['name']!r} has no discrete codes")
+                        f"bottleneck {self.config.bottleneck['name']!r} has no discrete codes"
+                    )
                 return b.codes
             return b.z
 
@@ -182,15 +197,18 @@ class Autoencoder(nn.Module):
             if not hasattr(self.bottleneck, "decode_codes"):
                 raise AutoencodingError(
                     f"decode: got integer codes but bottleneck "
-                    f"{self.config.bottleneck['name']!r} has no discrete codes")
+                    f"{self.config.bottleneck['name']!r} has no discrete codes"
+                )
             z = self._eval_call(self.bottleneck.decode_codes, z)
         z = z.to(next(self.parameters()).dtype)
         if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
             raise AutoencodingError(
                 f"decode: expected latents shaped (n, {self.config.latent_dim}), got "
-                f"{tuple(z.shape)}")
+                f"{tuple(z.shape)}"
+            )
         return self._eval_call(
-            lambda z: self.reconstruction.mean(self.decoder(z)).view(-1, *self.input_shape), z)
+            lambda z: self.reconstruction.mean(self.decoder(z)).view(-1, *self.input_shape), z
+        )
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_input(x, "reconstruct")
@@ -206,7 +224,8 @@ class Autoencoder(nn.Module):
         if not self.bottleneck.generative:
             raise AutoencodingError(
                 f"sampling needs a generative bottleneck (e.g. recipe 'vae'); this model's is "
-                f"{self.config.bottleneck['name']!r}")
+                f"{self.config.bottleneck['name']!r}"
+            )
         if n < 1:
             raise AutoencodingError(f"sample: n must be >= 1, got {n}")
         p = next(self.parameters())

@@ -45,8 +45,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict) and "name" not in v:
             out[k] = _merge(out[k], v)
-        elif isinstance(v, dict) and isinstance(out.get(k), dict) and v.get("name") == out[k].get(
-                "name"):
+        elif (
+            isinstance(v, dict)
+            and isinstance(out.get(k), dict)
+            and v.get("name") == out[k].get("name")
+        ):
             out[k] = _merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
@@ -79,51 +82,73 @@ def resolve(
     if (rec if isinstance(rec, str) else rec.get("name")) == "auto":
         if data_range is None:
             raise AutoencodingError(
-                f"recipe {recipe!r} picks its likelihood from the data; pass data_range")
+                f"recipe {recipe!r} picks its likelihood from the data; pass data_range"
+            )
         settings["reconstruction"] = auto_reconstruction(*data_range)
     return from_dict(ModelConfig, settings, where=f"recipe {recipe!r}").normalized()
 
 
 VAE_TRAIN = {"epochs": 100, "lr": 1e-3, "batch_size": 64}
 
-add_recipe(Recipe(
-    "ae", "Plain deterministic autoencoder (MSE).",
-    "Hinton & Salakhutdinov, Reducing the Dimensionality of Data with Neural Networks (2006)",
-    model={"bottleneck": {"name": "identity"}},
-))
-add_recipe(Recipe(
-    "dae", "Denoising autoencoder with Gaussian noise (std 0.1 of the scaled data).",
-    "Vincent et al., Stacked Denoising Autoencoders (JMLR 2010)",
-    model={"corruption": {"name": "gaussian", "std": 0.1}},
-))
-add_recipe(Recipe(
-    "dae-masking", "Denoising autoencoder with masking noise (25% of entries zeroed).",
-    "Vincent et al., Extracting and Composing Robust Features with Denoising Autoencoders "
-    "(ICML 2008)",
-    model={"corruption": {"name": "masking", "rate": 0.25}},
-))
-add_recipe(Recipe(
-    "cae", "Contractive autoencoder: Frobenius norm of the full encoder Jacobian.",
-    "Rifai et al., Contractive Auto-Encoders (ICML 2011); deep Jacobian as in Autoencoder-based "
-    "General Purpose Representation Learning for Customer Embedding (2024)",
-    model={"regularizers": [{"name": "contractive", "weight": 0.01}]},
-))
-add_recipe(Recipe(
-    "lorae", "Low-rank autoencoder: linear latent map with a nuclear-norm penalty.",
-    "Mazumder et al., Learning Low-Rank Latent Spaces with Simple Deterministic Autoencoder "
-    "(WACV 2024)",
-    model={"bottleneck": {"name": "lowrank", "weight": 1e-3}},
-))
-add_recipe(Recipe(
-    "vae", "Variational autoencoder; likelihood from the data (Bernoulli on [0,1], else Gaussian).",
-    "Kingma & Welling, Auto-Encoding Variational Bayes (ICLR 2014)",
-    model={"bottleneck": {"name": "gaussian", "beta": 1.0}, "reconstruction": {"name": "auto"}},
-    train=VAE_TRAIN,
-))
-add_recipe(Recipe(
-    "beta-vae", "β-VAE (β = 4): a stronger KL weight for more factorised latents.",
-    "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational "
-    "Framework (ICLR 2017)",
-    model={"bottleneck": {"name": "gaussian", "beta": 4.0}, "reconstruction": {"name": "auto"}},
-    train=VAE_TRAIN,
-))
+add_recipe(
+    Recipe(
+        "ae",
+        "Plain deterministic autoencoder (MSE).",
+        "Hinton & Salakhutdinov, Reducing the Dimensionality of Data with Neural Networks (2006)",
+        model={"bottleneck": {"name": "identity"}},
+    )
+)
+add_recipe(
+    Recipe(
+        "dae",
+        "Denoising autoencoder with Gaussian noise (std 0.1 of the scaled data).",
+        "Vincent et al., Stacked Denoising Autoencoders (JMLR 2010)",
+        model={"corruption": {"name": "gaussian", "std": 0.1}},
+    )
+)
+add_recipe(
+    Recipe(
+        "dae-masking",
+        "Denoising autoencoder with masking noise (25% of entries zeroed).",
+        "Vincent et al., Extracting and Composing Robust Features with Denoising Autoencoders "
+        "(ICML 2008)",
+        model={"corruption": {"name": "masking", "rate": 0.25}},
+    )
+)
+add_recipe(
+    Recipe(
+        "cae",
+        "Contractive autoencoder: Frobenius norm of the full encoder Jacobian.",
+        "Rifai et al., Contractive Auto-Encoders (ICML 2011); deep Jacobian as in Autoencoder-based "
+        "General Purpose Representation Learning for Customer Embedding (2024)",
+        model={"regularizers": [{"name": "contractive", "weight": 0.01}]},
+    )
+)
+add_recipe(
+    Recipe(
+        "lorae",
+        "Low-rank autoencoder: linear latent map with a nuclear-norm penalty.",
+        "Mazumder et al., Learning Low-Rank Latent Spaces with Simple Deterministic Autoencoder "
+        "(WACV 2024)",
+        model={"bottleneck": {"name": "lowrank", "weight": 1e-3}},
+    )
+)
+add_recipe(
+    Recipe(
+        "vae",
+        "Variational autoencoder; likelihood from the data (Bernoulli on [0,1], else Gaussian).",
+        "Kingma & Welling, Auto-Encoding Variational Bayes (ICLR 2014)",
+        model={"bottleneck": {"name": "gaussian", "beta": 1.0}, "reconstruction": {"name": "auto"}},
+        train=VAE_TRAIN,
+    )
+)
+add_recipe(
+    Recipe(
+        "beta-vae",
+        "β-VAE (β = 4): a stronger KL weight for more factorised latents.",
+        "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational "
+        "Framework (ICLR 2017)",
+        model={"bottleneck": {"name": "gaussian", "beta": 4.0}, "reconstruction": {"name": "auto"}},
+        train=VAE_TRAIN,
+    )
+)

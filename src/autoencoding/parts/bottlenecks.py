@@ -35,8 +35,9 @@ class Bottleneck(nn.Module):
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
         raise NotImplementedError
 
-    def sample_prior(self, n: int, *, generator: torch.Generator | None = None,
-                     device=None, dtype=None) -> torch.Tensor:
+    def sample_prior(
+        self, n: int, *, generator: torch.Generator | None = None, device=None, dtype=None
+    ) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no prior to sample from")
 
 
@@ -136,8 +137,9 @@ class GaussianBottleneck(Bottleneck):
         log_p = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
         return z, log_p - log_q
 
-    def sample_prior(self, n: int, *, generator: torch.Generator | None = None,
-                     device=None, dtype=None) -> torch.Tensor:
+    def sample_prior(
+        self, n: int, *, generator: torch.Generator | None = None, device=None, dtype=None
+    ) -> torch.Tensor:
         return torch.randn((n, self.latent_dim), generator=generator, device=device, dtype=dtype)
 
 

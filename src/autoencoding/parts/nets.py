@@ -17,8 +17,14 @@ from torch import nn
 from ..config import require
 from .base import DECODERS, ENCODERS
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-               "elu": nn.ELU, "silu": nn.SiLU}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+}
 
 
 def auto_width(n_features: int) -> int:
@@ -36,8 +42,10 @@ class MLPConfig:
 
     def validate(self) -> None:
         if self.hidden is not None:
-            require(all(w >= 1 for w in self.hidden),
-                    f"mlp: hidden widths must be >= 1, got {self.hidden}")
+            require(
+                all(w >= 1 for w in self.hidden),
+                f"mlp: hidden widths must be >= 1, got {self.hidden}",
+            )
 
     def widths(self, n_features: int) -> list[int]:
         return list(self.hidden) if self.hidden is not None else [auto_width(n_features)] * 2
@@ -116,8 +124,9 @@ class MLPDecoder(nn.Module):
 
     Config = MLPConfig
 
-    def __init__(self, cfg: MLPConfig, latent_dim: int, output_shape: tuple[int, ...],
-                 factor: int = 1) -> None:
+    def __init__(
+        self, cfg: MLPConfig, latent_dim: int, output_shape: tuple[int, ...], factor: int = 1
+    ) -> None:
         super().__init__()
         n = math.prod(output_shape)
         self.net = _mlp([latent_dim, *reversed(cfg.widths(n)), factor * n], cfg.activation)
@@ -136,14 +145,17 @@ class ConvConfig:
 
     def validate(self) -> None:
         if self.channels is not None:
-            require(len(self.channels) >= 1 and all(c >= 1 for c in self.channels),
-                    f"conv2d: channels must be a non-empty list of positive ints, got "
-                    f"{self.channels}")
+            require(
+                len(self.channels) >= 1 and all(c >= 1 for c in self.channels),
+                f"conv2d: channels must be a non-empty list of positive ints, got {self.channels}",
+            )
 
 
 def _conv_plan(cfg: ConvConfig, input_shape: tuple[int, ...]) -> tuple[list[int], int, int]:
-    require(len(input_shape) == 3,
-            f"conv2d nets need image data shaped (channels, height, width), got {input_shape}")
+    require(
+        len(input_shape) == 3,
+        f"conv2d nets need image data shaped (channels, height, width), got {input_shape}",
+    )
     _, h, w = input_shape
     if cfg.channels is not None:
         chans = list(cfg.channels)
@@ -153,9 +165,11 @@ def _conv_plan(cfg: ConvConfig, input_shape: tuple[int, ...]) -> tuple[list[int]
             chans.append(min(256, 32 * 2 ** len(chans)))
             hh, ww = hh // 2, ww // 2
     div = 2 ** len(chans)
-    require(h % div == 0 and w % div == 0,
-            f"conv2d: image size {h}×{w} must be divisible by 2^{len(chans)} = {div}; "
-            f"choose fewer channels or an MLP")
+    require(
+        h % div == 0 and w % div == 0,
+        f"conv2d: image size {h}×{w} must be divisible by 2^{len(chans)} = {div}; "
+        f"choose fewer channels or an MLP",
+    )
     return chans, h // div, w // div
 
 
@@ -186,8 +200,9 @@ class ConvDecoder(nn.Module):
 
     Config = ConvConfig
 
-    def __init__(self, cfg: ConvConfig, latent_dim: int, output_shape: tuple[int, ...],
-                 factor: int = 1) -> None:
+    def __init__(
+        self, cfg: ConvConfig, latent_dim: int, output_shape: tuple[int, ...], factor: int = 1
+    ) -> None:
         super().__init__()
         chans, h, w = _conv_plan(cfg, output_shape)
         chans = list(reversed(chans))

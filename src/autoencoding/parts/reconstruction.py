@@ -42,8 +42,9 @@ class Reconstruction(nn.Module):
         super().__init__()
         self.n_features = n_features
 
-    def per_sample(self, out: torch.Tensor, x: torch.Tensor,
-                   where: torch.Tensor | None = None) -> torch.Tensor:
+    def per_sample(
+        self, out: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None
+    ) -> torch.Tensor:
         raise NotImplementedError
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,9 @@ class ContractiveConfig:
     """λ: weight of the squared Frobenius norm of the encoder Jacobian (mean over the batch)."""
 
     def validate(self) -> None:
-        require(self.weight >= 0, f"regularizer 'contractive': weight must be >= 0, got "
-                f"{self.weight}")
+        require(
+            self.weight >= 0, f"regularizer 'contractive': weight must be >= 0, got {self.weight}"
+        )
 
 
 @REGULARIZERS.register("contractive")

@@ -1,0 +1,206 @@
+"""The Python API: ``fit`` a recipe on data, ``load`` a saved model, use it on NumPy arrays.
+
+import autoencoding as ae
+model = ae.fit("vae", "digits", train={"epochs": 20})
+z = model.encode(x)            # raw data units in, latents out (scaling applied)
+model.save("runs/vae")
+model = ae.load("runs/vae")
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import from_dict, to_dict
+from .data import Dataset, Scaler, check_array, load_data, split_indices
+from .errors import AutoencodingError
+from .io import read_folder, save_folder
+from .model import Autoencoder, ModelConfig
+from .recipes import get_recipe, resolve
+from .train import TrainConfig, Trainer
+
+
+class PosteriorCollapseWarning(UserWarning):
+    """No latent dimension of a VAE carries information about the input."""
+
+
+@dataclass
+class TrainedModel:
+    """A trained autoencoder with its scaler: NumPy in, NumPy out, in the data's own units."""
+
+    module: Autoencoder
+    scaler: Scaler
+    info: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.module.config
+
+    def _device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def _prepare(self, x: Any, what: str) -> torch.Tensor:
+        arr = check_array(x, what)
+        flat_n = int(np.prod(arr.shape[1:]))
+        if arr.shape[1:] != self.module.input_shape and flat_n != self.module.n_features:
+            raise AutoencodingError(
+                f"{what}: the model expects {self.module.n_features} features per sample "
+                f"(shape {list(self.module.input_shape)}), got {list(arr.shape[1:])}"
+            )
+        arr = self.scaler.transform(arr.reshape(len(arr), *self.module.input_shape))
+        return torch.from_numpy(arr).to(self._device())
+
+    def transform_scaled(self, x: Any) -> torch.Tensor:
+        """Validate and scale raw data into the model's input space."""
+        return self._prepare(x, "data")
+
+    def encode(self, x: Any, codes: bool = False) -> np.ndarray:
+        """Latent codes of raw samples (posterior means for VAEs; indices with ``codes``)."""
+        return self.module.encode(self._prepare(x, "encode"), codes=codes).cpu().numpy()
+
+    def reconstruct(self, x: Any) -> np.ndarray:
+        rec = self.module.reconstruct(self._prepare(x, "reconstruct")).cpu().numpy()
+        return self.scaler.inverse_transform(rec)
+
+    def decode(self, z: Any) -> np.ndarray:
+        z = torch.as_tensor(np.asarray(z)).to(self._device())
+        return self.scaler.inverse_transform(self.module.decode(z).cpu().numpy())
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        g = torch.Generator(device=self._device()).manual_seed(seed)
+        return self.scaler.inverse_transform(self.module.sample(n, generator=g).cpu().numpy())
+
+    def save(self, path: str | Path) -> Path:
+        return save_folder(
+            path,
+            self.module,
+            {
+                "recipe": self.module.config.recipe,
+                "model": to_dict(self.module.config),
+                "scaler": self.scaler.to_dict(),
+                "info": self.info,
+            },
+        )
+
+
+def load(path: str | Path, device: str = "cpu") -> TrainedModel:
+    """Load a model folder written by :meth:`TrainedModel.save` (or ``autoencoding train``)."""
+    from .io import load_weights
+
+    doc, weights = read_folder(path)
+    try:
+        module = Autoencoder(from_dict(ModelConfig, doc["model"], where=f"{path}: model"))
+    except AutoencodingError as e:
+        raise AutoencodingError(f"{path}/config.json: {e}") from None
+    load_weights(module, weights, Path(path))
+    module.to(device).eval()
+    return TrainedModel(module, Scaler.from_dict(doc["scaler"]), doc.get("info", {}))
+
+
+def active_units(module: Autoencoder, x: torch.Tensor, threshold: float = 0.01) -> int:
+    """Latent dimensions whose posterior mean varies across the data (Burda et al., 2016):
+    Cov_x(E[z|x]) > threshold."""
+    z = torch.cat([module.encode(x[i : i + 1024]) for i in range(0, len(x), 1024)])
+    if len(z) < 2:
+        return int(z.shape[1])
+    return int((z.var(0) > threshold).sum())
+
+
+def train_config(
+    recipe: str, train: dict[str, Any] | TrainConfig | None, seed: int | None
+) -> TrainConfig:
+    if isinstance(train, TrainConfig):
+        cfg = train
+    else:
+        merged = {**get_recipe(recipe).train, **(train or {})}
+        if seed is not None:
+            merged["seed"] = seed
+        cfg = from_dict(TrainConfig, merged, where="train")
+    cfg.validate()
+    return cfg
+
+
+def fit(
+    recipe: str = "vae",
+    data: Any = "digits",
+    *,
+    model: dict[str, Any] | None = None,
+    train: dict[str, Any] | TrainConfig | None = None,
+    seed: int | None = None,
+    scaling: str = "auto",
+    validation: Any = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+) -> TrainedModel:
+    """Train ``recipe`` on ``data`` (a built-in name, a file path or an array).
+
+    ``model`` overrides the recipe's model settings (e.g. ``{"latent_dim": 16}``), ``train``
+    the training settings (see :class:`TrainConfig`). Without ``validation`` a seeded
+    ``val_fraction`` of the data is held out. With ``out`` the run folder receives the metrics
+    log, checkpoints and the saved model; ``resume`` continues from its checkpoint.
+    """
+    get_recipe(recipe)  # unknown recipe → clear error before any work
+    cfg = train_config(recipe, train, seed)
+    ds = load_data(data)
+    x_all = ds.x
+    if validation is not None:
+        x_train, x_val = x_all, load_data(validation).x
+    elif cfg.val_fraction > 0 and len(x_all) >= 10:
+        tr, va = split_indices(len(x_all), cfg.val_fraction, cfg.seed, ds.y)
+        x_train, x_val = x_all[tr], x_all[va]
+    else:
+        x_train, x_val = x_all, None
+    if len(x_train) < 2:
+        raise AutoencodingError(f"need at least 2 training samples, got {len(x_train)}")
+    scaler = Scaler.fit(scaling, x_train, ds.value_range)
+    xs = scaler.transform(x_train)
+    data_range = (float(xs.min()), float(xs.max()))
+    mcfg = resolve(recipe, list(xs.shape[1:]), data_range, model)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        module = Autoencoder(mcfg)
+        trainer = Trainer(module, cfg, out)
+        train_t = torch.from_numpy(xs)
+        val_t = torch.from_numpy(scaler.transform(x_val)) if x_val is not None else None
+        if trainer.rank == 0 and cfg.progress:
+            print(
+                f"recipe {recipe}: reconstruction {mcfg.reconstruction['name']!r}, "
+                f"latent {mcfg.latent_dim}, {len(train_t)} training samples"
+            )
+        history = trainer.fit(train_t, val_t, resume=resume)
+    info = {
+        "dataset": ds.name,
+        "n_train": int(len(x_train)),
+        "train": to_dict(cfg),
+        "data_range": list(data_range),
+    }
+    trained = TrainedModel(module, scaler, info, history)
+    if module.bottleneck.generative and hasattr(module.bottleneck, "log_importance"):
+        au = active_units(module, train_t.to(trainer.device))
+        info["active_units"] = au
+        if au == 0:
+            warnings.warn(
+                "posterior collapse: no latent unit is active (the encoder ignores the input "
+                "and the KL term is ~0). Lower beta, add KL warm-up (model bottleneck "
+                "warmup_steps) or free bits (bottleneck free_bits), or use the likelihood that "
+                "fits the data (Bernoulli for [0, 1] data, Gaussian with learned variance for "
+                "standardized data).",
+                PosteriorCollapseWarning,
+                stacklevel=2,
+            )
+    if out is not None and trainer.rank == 0:
+        trained.save(out)
+    return trained
+
+
+def dataset(source: Any) -> Dataset:
+    """Load a data source as the library sees it (for inspection)."""
+    return load_data(source)

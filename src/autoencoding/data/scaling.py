@@ -1,0 +1,87 @@
+"""Scaling fitted on the training split and stored with the model (as plain JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import AutoencodingError
+
+Kind = Literal["none", "standard", "minmax", "range"]
+
+
+@dataclass
+class Scaler:
+    """x_scaled = (x - shift) / scale, per feature (or one value for all)."""
+
+    kind: Kind = "none"
+    shift: list[float] | float = 0.0
+    scale: list[float] | float = 1.0
+
+    @classmethod
+    def fit(
+        cls, kind: str, x: np.ndarray, value_range: tuple[float, float] | None = None
+    ) -> Scaler:
+        """``auto``: a known value range maps to [0, 1]; data already in [0, 1] is kept;
+        anything else is standardized per feature."""
+        if kind == "auto":
+            if value_range is not None:
+                kind = "range"
+            elif x.min() >= 0 and x.max() <= 1:
+                kind = "none"
+            else:
+                kind = "standard"
+        flat = x.reshape(len(x), -1)
+        if kind == "none":
+            return cls("none")
+        if kind == "range":
+            lo, hi = value_range if value_range is not None else (float(x.min()), float(x.max()))
+            return cls("range", float(lo), float(hi - lo) or 1.0)
+        if kind == "standard":
+            mean = flat.mean(0)
+            std = flat.std(0)
+            std[std < 1e-8] = 1.0  # constant features pass through centred
+            return cls("standard", mean.tolist(), std.tolist())
+        if kind == "minmax":
+            lo, hi = flat.min(0), flat.max(0)
+            span = hi - lo
+            span[span < 1e-8] = 1.0
+            return cls("minmax", lo.tolist(), span.tolist())
+        raise AutoencodingError(
+            f"unknown scaling {kind!r}; expected one of auto, none, standard, minmax, range"
+        )
+
+    def _arrays(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+        shift = np.asarray(self.shift, dtype=np.float32)
+        scale = np.asarray(self.scale, dtype=np.float32)
+        if shift.ndim and shift.shape[0] != n_features:
+            raise AutoencodingError(
+                f"scaler was fitted on {shift.shape[0]} features, data has {n_features}"
+            )
+        return shift, scale
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "none":
+            return x.astype(np.float32, copy=False)
+        flat = x.reshape(len(x), -1)
+        shift, scale = self._arrays(flat.shape[1])
+        return ((flat - shift) / scale).astype(np.float32).reshape(x.shape)
+
+    def inverse_transform(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "none":
+            return x
+        flat = x.reshape(len(x), -1)
+        shift, scale = self._arrays(flat.shape[1])
+        return (flat * scale + shift).astype(np.float32).reshape(x.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "shift": self.shift, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scaler:
+        try:
+            return cls(d["kind"], d["shift"], d["scale"])
+        except (KeyError, TypeError) as e:
+            raise AutoencodingError(f"config.json: malformed scaler entry ({e})") from None

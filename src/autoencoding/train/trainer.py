@@ -1,0 +1,266 @@
+"""The trainer: one loop for every recipe, on one process or under torchrun.
+
+It consumes batches (an :class:`InMemoryBatches` or any re-iterable of tensors), logs every
+loss term and bottleneck statistic, writes a JSONL metrics log and atomic resumable
+checkpoints, and stops on a NaN/inf loss keeping the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import AutoencodingError, TrainingDiverged
+from ..model import Autoencoder
+from .batches import InMemoryBatches
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .distributed import world
+from .schedules import lr_factor
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise AutoencodingError(
+            f"unknown device {name!r}; expected cpu, cuda, cuda:N or auto"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise AutoencodingError(f"device {name!r} requested but CUDA is not available")
+    return dev
+
+
+class Trainer:
+    """Fits an :class:`Autoencoder`; ``fit`` returns the per-epoch history."""
+
+    def __init__(
+        self, model: Autoencoder, config: TrainConfig, out_dir: str | Path | None = None
+    ) -> None:
+        config.validate()
+        self.cfg = config
+        self.model = model
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.device = resolve_device(config.device)
+        self.rank, self.world = world()
+        self.history: list[dict[str, Any]] = []
+
+    # -- setup ----------------------------------------------------------------------------
+    def _optimizer(self) -> torch.optim.Optimizer:
+        cls = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        # The fused kernel updates every parameter in one pass: 2-3x faster than the default
+        # per-tensor loop on small models, where the optimizer step rivals the backward pass.
+        try:
+            return cls(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, fused=True)
+        except (RuntimeError, TypeError):
+            return cls(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, foreach=True)
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / CHECKPOINT if self.out_dir is not None else None
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        if self.out_dir is not None and self.rank == 0:
+            with open(self.out_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    @torch.no_grad()
+    def validation_loss(self, x: torch.Tensor) -> dict[str, float]:
+        """Mean loss terms over ``x`` in eval mode (no corruption, posterior means)."""
+        was = self.model.training
+        self.model.eval()
+        sums: dict[str, float] = {}
+        n = 0
+        for i in range(0, len(x), 1024):
+            xb = x[i : i + 1024].to(self.device)
+            out = self.model(xb)
+            for k, v in out.terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(xb)
+            sums["loss"] = sums.get("loss", 0.0) + float(out.loss) * len(xb)
+            n += len(xb)
+        self.model.train(was)
+        return {k: v / n for k, v in sums.items()}
+
+    # -- the loop -------------------------------------------------------------------------
+    def fit(
+        self,
+        train: torch.Tensor | Iterable[torch.Tensor],
+        val: torch.Tensor | None = None,
+        resume: bool = False,
+    ) -> list[dict[str, Any]]:
+        cfg = self.cfg
+        if cfg.early_stopping and val is None:
+            raise AutoencodingError("early_stopping needs validation data (set val_fraction > 0)")
+        self.model.to(self.device)
+        batches = (
+            InMemoryBatches(train, cfg.batch_size, cfg.seed)
+            if isinstance(train, torch.Tensor)
+            else train
+        )
+        steps_per_epoch = len(batches)  # type: ignore[arg-type]
+        total = cfg.epochs * steps_per_epoch
+        opt = self._optimizer()
+        net: nn.Module = self.model
+        if self.world > 1:
+            net = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+
+        step, epoch, start_batch = 0, 0, 0
+        best, best_state, bad_epochs = math.inf, None, 0
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            if self.checkpoint_path is None:
+                raise AutoencodingError("resume needs an output folder holding a checkpoint")
+            st = load_checkpoint(self.checkpoint_path, self.model, opt)
+            step, epoch, start_batch = st["step"], st["epoch"], st["batch"]
+            best, bad_epochs = st["best"], st["bad_epochs"]
+            self.history = st["history"]
+            if self.out_dir is not None and self.rank == 0:
+                # the log holds exactly what the checkpoint knew
+                with open(self.out_dir / "metrics.jsonl", "w") as fh:
+                    fh.writelines(json.dumps(r) + "\n" for r in self.history)
+        elif self.out_dir is not None and self.rank == 0:
+            (self.out_dir / "metrics.jsonl").write_text("")
+
+        def save(at_step: int, at_epoch: int, at_batch: int) -> None:
+            if self.checkpoint_path is None or self.rank != 0:
+                return
+            save_checkpoint(
+                self.checkpoint_path,
+                self.model,
+                opt,
+                {
+                    "step": at_step,
+                    "epoch": at_epoch,
+                    "batch": at_batch,
+                    "best": best,
+                    "bad_epochs": bad_epochs,
+                    "history": self.history,
+                },
+            )
+
+        bar = None
+        if cfg.progress and self.rank == 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(
+                total=total,
+                initial=step,
+                desc="train",
+                unit="step",
+                dynamic_ncols=True,
+                mininterval=0.5,
+            )
+        self.model.train()
+        last_saved = step
+        try:
+            while epoch < cfg.epochs:
+                t0 = time.perf_counter()
+                sums: dict[str, torch.Tensor] = {}
+                n_batches = 0
+                it = (
+                    batches.epoch(epoch, start_batch, self.rank, self.world)
+                    if isinstance(batches, InMemoryBatches)
+                    else iter(batches)
+                )
+                for xb in it:
+                    xb = xb.to(self.device, non_blocking=True)
+                    factor = lr_factor(
+                        step,
+                        total,
+                        cfg.schedule,
+                        cfg.warmup_steps,
+                        cfg.decay_fraction,
+                        cfg.min_lr_ratio,
+                    )
+                    for g in opt.param_groups:
+                        g["lr"] = cfg.lr * factor
+                    out = net(xb, step=step)
+                    if not torch.isfinite(out.loss):
+                        where = (
+                            f"the last good checkpoint (step {last_saved}) is kept at "
+                            f"{self.checkpoint_path}"
+                            if self.checkpoint_path is not None and self.checkpoint_path.exists()
+                            else "no checkpoint had been written yet"
+                        )
+                        terms = ", ".join(f"{k}={float(v):.4g}" for k, v in out.terms.items())
+                        raise TrainingDiverged(
+                            f"loss became {float(out.loss)} at step {step} (epoch {epoch}; "
+                            f"{terms}); training stopped and {where}. Try a lower lr or "
+                            f"grad_clip."
+                        )
+                    opt.zero_grad(set_to_none=True)
+                    out.loss.backward()
+                    if cfg.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                    opt.step()
+                    for k, v in out.metrics.items():
+                        sums[k] = sums[k] + v if k in sums else v.clone()
+                    sums["loss"] = (
+                        sums["loss"] + out.loss.detach()
+                        if "loss" in sums
+                        else out.loss.detach().clone()
+                    )
+                    n_batches += 1
+                    step += 1
+                    start_batch += 1
+                    if bar is not None:
+                        bar.update(1)
+                        if step % 10 == 0:
+                            bar.set_postfix(
+                                {k: f"{float(v):.4g}" for k, v in out.terms.items()}, refresh=False
+                            )
+                    if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                        save(step, epoch, start_batch)
+                        last_saved = step
+                record: dict[str, Any] = {
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "lr": cfg.lr * factor if n_batches else cfg.lr,
+                    "seconds": time.perf_counter() - t0,
+                }
+                record.update({f"train/{k}": float(v) / max(1, n_batches) for k, v in sums.items()})
+                epoch += 1
+                start_batch = 0
+                if val is not None:
+                    vl = self.validation_loss(val)
+                    record.update({f"val/{k}": v for k, v in vl.items()})
+                    if vl["loss"] < best - 1e-6:
+                        best, bad_epochs = vl["loss"], 0
+                        if cfg.early_stopping:
+                            best_state = {
+                                k: v.detach().clone() for k, v in self.model.state_dict().items()
+                            }
+                    else:
+                        bad_epochs += 1
+                self._log(record)
+                if cfg.checkpoint_every == 0:
+                    save(step, epoch, 0)
+                    last_saved = step
+                if cfg.early_stopping and bad_epochs >= cfg.early_stopping:
+                    if bar is not None:
+                        bar.write(
+                            f"early stopping after epoch {epoch}: no better validation "
+                            f"loss for {bad_epochs} epochs (best {best:.4g})"
+                        )
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        self.model.eval()
+        return self.history
