@@ -196,7 +196,9 @@ class Trainer:
                             if self.checkpoint_path is not None and self.checkpoint_path.exists()
                             else "no checkpoint had been written yet"
                         )
-                        terms = ", ".join(f"{k}={float(v):.4g}" for k, v in out.terms.items())
+                        terms = ", ".join(
+                            f"{k}={float(v.detach()):.4g}" for k, v in out.terms.items()
+                        )
                         raise TrainingDiverged(
                             f"loss became {float(out.loss)} at step {step} (epoch {epoch}; "
                             f"{terms}); training stopped and {where}. Try a lower lr or "
@@ -221,7 +223,8 @@ class Trainer:
                         bar.update(1)
                         if step % 10 == 0:
                             bar.set_postfix(
-                                {k: f"{float(v):.4g}" for k, v in out.terms.items()}, refresh=False
+                                {k: f"{float(v.detach()):.4g}" for k, v in out.terms.items()},
+                                refresh=False,
                             )
                     if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                         save(step, epoch, start_batch)

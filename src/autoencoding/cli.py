@@ -1,0 +1,516 @@
+"""The ``autoencoding`` command.
+
+    autoencoding train                      # the main job: default recipe (vae) on digits
+    autoencoding train vae --data digits --out runs/vae --epochs 50
+    autoencoding evaluate runs/vae
+    autoencoding encode runs/vae --data digits --out latents.npy
+    torchrun --nproc-per-node 2 -m autoencoding.cli train ae --data digits --out runs/ae
+
+Threading is set here, before torch starts (never by importing the library): OpenMP waits
+passively, and small models run on one thread, which is several times faster on small CPUs.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from .errors import AutoencodingError, TrainingDiverged  # noqa: E402
+
+# Commands contributed by other modules: (module, function adding a subparser).
+EXTRA_COMMANDS: list[tuple[str, str]] = []
+
+
+def _set_threads(spec: str, work: int) -> None:
+    import torch
+
+    if spec == "auto":
+        # Below ~1M multiply-adds per sample-batch, thread hand-offs cost more than they save.
+        n = 1 if work <= 2**22 else max(1, min(os.cpu_count() or 1, 8))
+    else:
+        try:
+            n = int(spec)
+        except ValueError:
+            raise AutoencodingError(
+                f"--threads: expected 'auto' or a number, got {spec!r}"
+            ) from None
+        if n < 1:
+            raise AutoencodingError(f"--threads must be >= 1, got {n}")
+    torch.set_num_threads(n)
+
+
+def _read_config_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    p = Path(path)
+    if not p.exists():
+        raise AutoencodingError(f"--config: file {path!r} does not exist")
+    text = p.read_text()
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib
+
+            doc = tomllib.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            doc = yaml.safe_load(text) or {}
+        else:
+            raise AutoencodingError(f"--config: expected a .toml, .yaml or .yml file, got {path!r}")
+    except AutoencodingError:
+        raise
+    except Exception as e:
+        raise AutoencodingError(f"--config: cannot parse {path} ({e})") from None
+    if not isinstance(doc, dict):
+        raise AutoencodingError(f"--config: {path} must hold a mapping of options")
+    return {k.replace("-", "_"): v for k, v in doc.items()}
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except Exception:
+        return text
+
+
+def _set_nested(target: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        target = target.setdefault(k, {})
+        if not isinstance(target, dict):
+            raise AutoencodingError(f"--set {dotted}: {k!r} is not a group of options")
+    target[keys[-1]] = value
+
+
+TRAIN_FLAGS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+    "device",
+    "optimizer",
+    "schedule",
+    "early_stopping",
+    "checkpoint_every",
+)
+
+
+def _merge_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, file_opts: dict[str, Any]
+) -> dict[str, Any]:
+    """File options under command-line flags: a flag given explicitly always wins."""
+    opts = dict(file_opts)
+    known = {a.dest for a in parser._actions} | {"model", "train"}
+    unknown = sorted(set(opts) - known)
+    if unknown:
+        raise AutoencodingError(
+            f"--config: unknown option(s) {unknown}; known: {sorted(known - {'help', 'config'})}"
+        )
+    for key, value in vars(args).items():
+        if key in ("func", "config"):
+            continue
+        if value != parser.get_default(key) or key not in opts:
+            opts[key] = value
+    return opts
+
+
+# -- train ------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import numpy as np
+
+    from . import api
+    from .data import load_data, split_indices
+    from .recipes import get_recipe
+
+    opts = _merge_options(args, parser, _read_config_file(args.config))
+    recipe = opts["recipe"] or "vae"
+    get_recipe(recipe)
+    model: dict[str, Any] = dict(opts.get("model") or {})
+    train: dict[str, Any] = dict(opts.get("train") or {})
+    if opts.get("latent_dim") is not None:
+        model["latent_dim"] = opts["latent_dim"]
+    if opts.get("net"):
+        model["encoder"] = {"name": opts["net"]}
+    for flag in TRAIN_FLAGS:
+        if opts.get(flag) is not None:
+            train[flag] = opts[flag]
+    train["progress"] = not opts.get("quiet", False)
+    for item in opts.get("set") or []:
+        if "=" not in item:
+            raise AutoencodingError(f"--set: expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        group, _, rest = key.partition(".")
+        if group not in ("model", "train") or not rest:
+            raise AutoencodingError(f"--set {key}: keys start with 'model.' or 'train.'")
+        _set_nested(model if group == "model" else train, rest, _parse_value(value))
+    seed = int(train.get("seed", 0))
+
+    columns = opts["columns"].split(",") if opts.get("columns") else None
+    ds = load_data(opts["data"], columns=columns, label=opts.get("label"))
+    test_fraction = float(opts["test_fraction"])
+    tr, te = split_indices(len(ds.x), test_fraction, seed, ds.y)
+    out = Path(opts["out"] or f"runs/{recipe}-{Path(str(opts['data'])).stem}")
+    from .data import Dataset
+
+    train_ds = Dataset(
+        ds.x[tr], ds.y[tr] if ds.y is not None else None, ds.name, ds.feature_names, ds.value_range
+    )
+    batch = int(train.get("batch_size", get_recipe(recipe).train.get("batch_size", 64)))
+    _set_threads(opts["threads"], int(np.prod(ds.sample_shape)) * batch * 256)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", api.PosteriorCollapseWarning)
+        trained = api.fit(
+            recipe,
+            train_ds,
+            model=model,
+            train=train,
+            scaling=opts["scaling"],
+            out=out,
+            resume=opts["resume"],
+        )
+    if not _is_main():
+        return 0
+    trained.info["split"] = {
+        "data": str(opts["data"]),
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "columns": columns,
+        "label": opts.get("label"),
+    }
+    trained.save(out)
+    if len(te):
+        metrics = _evaluate_and_report(
+            trained,
+            out,
+            ds.x[te],
+            ds.y[te] if ds.y is not None else None,
+            ds.x[tr],
+            ds.y[tr] if ds.y is not None else None,
+        )
+        print(f"test metrics ({len(te)} samples):")
+        for k, v in metrics.items():
+            print(f"  {k:28s} {v:.6g}" if isinstance(v, float) else f"  {k:28s} {v}")
+    print(f"run folder: {out}")
+    return 0
+
+
+def _is_main() -> bool:
+    from .train.distributed import is_main
+
+    return is_main()
+
+
+def _evaluate_and_report(
+    trained, out: Path, x, y, x_train=None, y_train=None, name: str = "metrics.json"
+) -> dict[str, Any]:
+    import numpy as np
+
+    from . import report
+    from .evaluate import evaluate_model
+
+    xt = trained.transform_scaled(x)
+    xtr = trained.transform_scaled(x_train) if x_train is not None else None
+    metrics = evaluate_model(trained.module, xt, y, xtr, y_train)
+    if "active_units" in metrics and metrics["active_units"] == 0:
+        print(
+            "warning: posterior collapse — no active latent units; lower beta, add KL "
+            "warm-up or free bits, or use the likelihood that fits the data",
+            file=sys.stderr,
+        )
+    out = Path(out)
+    (out / name).write_text(json.dumps(metrics, indent=2))
+    figures = []
+    if trained.history:
+        figures.append(report.loss_curve(trained.history, out / "loss_curve.png"))
+    if len(trained.module.input_shape) == 3:
+        n = min(10, len(x))
+        rec = trained.module.reconstruct(xt[:n]).cpu().numpy()
+        rows, labels = [xt[:n].cpu().numpy(), rec], ["data", "reconstruction"]
+        if trained.module.bottleneck.generative:
+            import torch
+
+            g = torch.Generator().manual_seed(0)
+            rows.append(trained.module.sample(n, generator=g).cpu().numpy())
+            labels.append("samples")
+        # image grids show the scaled data, which lies in [0, 1] for images by default
+        figures.append(
+            report.image_grid([np.asarray(r) for r in rows], labels, out / "reconstructions.png")
+        )
+    report.write_html(
+        out,
+        f"autoencoding run: {trained.config.recipe}",
+        metrics,
+        {"model": trained.module.config_dict(), "info": trained.info},
+        figures,
+    )
+    return metrics
+
+
+# -- use a trained model ----------------------------------------------------------------------
+def _load_x(spec: str, model_info: dict[str, Any], columns: str | None):
+    from .data import load_data
+
+    cols = columns.split(",") if columns else (model_info.get("split") or {}).get("columns")
+    label = (model_info.get("split") or {}).get("label")
+    try:
+        return load_data(spec, columns=cols, label=label)
+    except AutoencodingError:
+        if label is None:
+            raise
+        return load_data(spec, columns=cols)
+
+
+def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import api
+    from .data import load_data, split_indices
+
+    trained = api.load(args.run)
+    split = trained.info.get("split") or {}
+    if args.data:
+        ds = _load_x(args.data, trained.info, args.columns)
+        x, y, xtr, ytr = ds.x, ds.y, None, None
+    elif split:
+        ds = load_data(split["data"], columns=split.get("columns"), label=split.get("label"))
+        tr, te = split_indices(len(ds.x), split["test_fraction"], split["seed"], ds.y)
+        y = ds.y[te] if ds.y is not None else None
+        ytr = ds.y[tr] if ds.y is not None else None
+        x, xtr = ds.x[te], ds.x[tr]
+    else:
+        raise AutoencodingError(f"{args.run}: no --data given and the run records no test split")
+    metrics = _evaluate_and_report(
+        trained,
+        Path(args.run),
+        x,
+        y,
+        xtr,
+        ytr,
+        name="metrics.json" if not args.data else "eval_metrics.json",
+    )
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _write_array(path: str, arr) -> None:
+    import numpy as np
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".csv":
+        np.savetxt(p, arr.reshape(len(arr), -1), delimiter=",", fmt="%.7g")
+    else:
+        np.save(p, arr)
+    print(f"wrote {arr.shape} to {p}")
+
+
+def cmd_encode(args, parser) -> int:
+    from . import api
+
+    trained = api.load(args.run)
+    x = _load_x(args.data, trained.info, args.columns).x
+    _write_array(args.out, trained.encode(x, codes=args.codes))
+    return 0
+
+
+def cmd_reconstruct(args, parser) -> int:
+    from . import api
+
+    trained = api.load(args.run)
+    x = _load_x(args.data, trained.info, args.columns).x
+    _write_array(args.out, trained.reconstruct(x))
+    return 0
+
+
+def cmd_sample(args, parser) -> int:
+    from . import api
+
+    if args.n < 1:
+        raise AutoencodingError(f"-n must be >= 1, got {args.n}")
+    trained = api.load(args.run)
+    _write_array(args.out, trained.sample(args.n, seed=args.seed))
+    return 0
+
+
+def cmd_recipes(args, parser) -> int:
+    from .recipes import RECIPES
+
+    for name in RECIPES.names():
+        r = RECIPES.get(name)
+        print(f"{name:16s} {r.summary}\n{'':16s} paper: {r.paper}")
+    return 0
+
+
+def cmd_datasets(args, parser) -> int:
+    from .data import describe_datasets
+
+    for name, doc in describe_datasets().items():
+        print(f"{name:20s} {doc}")
+    print("\nAlso: any .npy, .csv or .parquet file (numeric columns; --columns to choose).")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="autoencoding",
+        description="Train, evaluate and use autoencoders. `autoencoding train` with no "
+        "arguments trains the default recipe (vae) on the built-in digits.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train",
+        help="train a recipe on data and write a run folder",
+        description="Train RECIPE on --data; hold out a test split, evaluate on "
+        "it and write the run folder (model, metrics, figures, "
+        "report.html).",
+    )
+    t.add_argument(
+        "recipe",
+        nargs="?",
+        default=None,
+        help="recipe name (default vae); see `autoencoding recipes`",
+    )
+    t.add_argument(
+        "--data",
+        default="digits",
+        help="built-in dataset, synthetic:NAME, or a .npy/.csv/.parquet file (default digits)",
+    )
+    t.add_argument("--out", default=None, help="run folder (default runs/RECIPE-DATA)")
+    t.add_argument(
+        "--config",
+        default=None,
+        help="TOML or YAML file giving any of these options (plus model: and train: tables)",
+    )
+    t.add_argument("--columns", default=None, help="comma-separated columns of a CSV/Parquet")
+    t.add_argument("--label", default=None, help="label column of a CSV/Parquet (for probes)")
+    t.add_argument("--latent-dim", type=int, default=None, help="size of the latent code")
+    t.add_argument("--net", default=None, help="encoder/decoder: mlp or conv2d")
+    t.add_argument("--epochs", type=int, default=None, help="training epochs")
+    t.add_argument("--batch-size", type=int, default=None, help="samples per step")
+    t.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    t.add_argument("--optimizer", default=None, help="adam or adamw")
+    t.add_argument("--schedule", default=None, help="constant, cosine or wsd")
+    t.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        help="patience in epochs on the validation loss (0 = off)",
+    )
+    t.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help="steps between checkpoints (0 = every epoch)",
+    )
+    t.add_argument("--seed", type=int, default=None, help="one seed for everything (default 0)")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
+    t.add_argument(
+        "--scaling",
+        default="auto",
+        help="auto, none, standard, minmax or range (fitted on the training split)",
+    )
+    t.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="fraction held out for test metrics (default 0.2)",
+    )
+    t.add_argument("--threads", default="auto", help="torch threads (auto: 1 for small models)")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any model or training option, e.g. model.bottleneck.beta=4 or "
+        "train.grad_clip=1 (repeatable)",
+    )
+    t.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="metrics of a trained model",
+        description="Evaluate a run folder on its recorded test split, or on --data.",
+    )
+    e.add_argument("run", help="run / model folder")
+    e.add_argument("--data", default=None, help="data to evaluate on (default: the test split)")
+    e.add_argument("--columns", default=None, help="comma-separated columns of a CSV/Parquet")
+    e.set_defaults(func=cmd_evaluate)
+
+    for name, fn, helptext in (
+        ("encode", cmd_encode, "write latent codes"),
+        ("reconstruct", cmd_reconstruct, "write reconstructions"),
+    ):
+        c = sub.add_parser(name, help=helptext, description=f"{helptext} of --data.")
+        c.add_argument("run", help="run / model folder")
+        c.add_argument("--data", required=True, help="data source (as for train)")
+        c.add_argument("--out", required=True, help="output .npy (or .csv)")
+        c.add_argument("--columns", default=None, help="comma-separated columns")
+        if name == "encode":
+            c.add_argument(
+                "--codes", action="store_true", help="write integer codes (quantized bottlenecks)"
+            )
+        c.set_defaults(func=fn)
+
+    s = sub.add_parser(
+        "sample",
+        help="draw samples from a generative model",
+        description="Decode N draws from the prior of a generative model.",
+    )
+    s.add_argument("run", help="run / model folder")
+    s.add_argument("-n", type=int, default=16, help="number of samples")
+    s.add_argument("--out", default="samples.npy", help="output .npy (or .csv)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the draws")
+    s.set_defaults(func=cmd_sample)
+
+    sub.add_parser(
+        "recipes", help="list the recipes", description="List the recipes with their papers."
+    ).set_defaults(func=cmd_recipes)
+    sub.add_parser(
+        "datasets",
+        help="list the built-in datasets",
+        description="List built-in and synthetic datasets.",
+    ).set_defaults(func=cmd_datasets)
+
+    import importlib
+
+    for module, fn in EXTRA_COMMANDS:
+        getattr(importlib.import_module(module, __package__), fn)(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["train", *(argv or [])])
+    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+    from threadpoolctl import threadpool_limits
+
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return args.func(args, sub) or 0
+    except AutoencodingError as e:
+        print(f"autoencoding {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"autoencoding {args.command}: training diverged: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("interrupted; `--resume` continues from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
