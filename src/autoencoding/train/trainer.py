@@ -40,6 +40,10 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def _fmt(terms: dict[str, torch.Tensor]) -> dict[str, str]:
+    return {k: f"{float(v.detach()):.4g}" for k, v in terms.items()}
+
+
 class Trainer:
     """Fits an :class:`Autoencoder`; ``fit`` returns the per-epoch history."""
 
