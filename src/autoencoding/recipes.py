@@ -88,7 +88,11 @@ def resolve(
     return from_dict(ModelConfig, settings, where=f"recipe {recipe!r}").normalized()
 
 
-VAE_TRAIN = {"epochs": 100, "lr": 1e-3, "batch_size": 64}
+# Measured on protocol GEN (benchmarks/gen_vae.py): a 3x higher peak lr with a final linear
+# decay (wsd) and 1000 steps of KL warm-up gain ~0.4 nats of test NLL over constant Adam 1e-3
+# in the same 100 epochs; the warm-up also stops the early posterior collapse of short runs.
+VAE_TRAIN = {"epochs": 100, "lr": 3e-3, "schedule": "wsd", "batch_size": 64}
+KL_WARMUP = 1000
 
 add_recipe(
     Recipe(
@@ -138,7 +142,8 @@ add_recipe(
         "vae",
         "Variational autoencoder; likelihood from the data (Bernoulli on [0,1], else Gaussian).",
         "Kingma & Welling, Auto-Encoding Variational Bayes (ICLR 2014)",
-        model={"bottleneck": {"name": "gaussian", "beta": 1.0}, "reconstruction": {"name": "auto"}},
+        model={"bottleneck": {"name": "gaussian", "beta": 1.0, "warmup_steps": KL_WARMUP},
+           "reconstruction": {"name": "auto"}},
         train=VAE_TRAIN,
     )
 )
@@ -148,7 +153,12 @@ add_recipe(
         "β-VAE (β = 4): a stronger KL weight for more factorised latents.",
         "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational "
         "Framework (ICLR 2017)",
-        model={"bottleneck": {"name": "gaussian", "beta": 4.0}, "reconstruction": {"name": "auto"}},
+        model={"bottleneck": {"name": "gaussian", "beta": 4.0, "warmup_steps": KL_WARMUP},
+           "reconstruction": {"name": "auto"}},
         train=VAE_TRAIN,
     )
 )
+
+from . import recipes_discrete  # noqa: E402, F401  (vqvae, fsq, qlae)
+
+from . import recipes_sae  # noqa: E402, F401  (sae-topk, sae-batchtopk, sae-relu, ...)

@@ -20,7 +20,7 @@ class TrainConfig:
     """Adam (weight decay added to the gradient) or AdamW (decoupled weight decay)."""
     weight_decay: float = 0.0
     """Weight decay."""
-    schedule: Literal["constant", "cosine", "wsd"] = "constant"
+    schedule: Literal["constant", "cosine", "wsd"] = "wsd"
     """Learning-rate schedule after warm-up: constant, cosine decay to min_lr_ratio·lr, or
     warmup-stable-decay (linear decay over the last decay_fraction of steps)."""
     warmup_steps: int = 0
