@@ -132,7 +132,10 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .data import load_data, split_indices
     from .recipes import get_recipe
 
+    from .train.distributed import init_from_env
+
     opts = _merge_options(args, parser, _read_config_file(args.config))
+    init_from_env(str(opts.get("device") or "cpu"))
     recipe = opts["recipe"] or "vae"
     get_recipe(recipe)
     model: dict[str, Any] = dict(opts.get("model") or {})
