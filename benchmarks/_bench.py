@@ -1,0 +1,54 @@
+"""Shared benchmark helpers: thread settings, protocol data, result files.
+
+Import this module before torch: it sets ``OMP_WAIT_POLICY=PASSIVE`` and one thread (tiny
+models on this 2-core CPU run many times faster that way) and pins BLAS threads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+_BLAS = threadpool_limits(1)
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+
+
+def gen_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Protocol GEN data: digits / 16, stratified 80/20 split with random_state 0."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    return train_test_split(x, d.target, test_size=0.2, random_state=0, stratify=d.target)
+
+
+def mean_std(values) -> str:
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.4g} ± {v.std():.2g}"
+
+
+def write_result(name: str, payload: dict, table: str | None = None) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M"),
+               "command": "python " + " ".join(sys.argv), **payload}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=float))
+    if table:
+        (RESULTS / f"{name}.md").write_text(table + "\n")
+        print(table)
+    print(f"wrote {path}")
+    return path
