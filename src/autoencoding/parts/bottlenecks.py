@@ -59,7 +59,8 @@ class GaussianConfig:
     beta: float = 1.0
     """Weight of the KL term (1 = the VAE ELBO; >1 = β-VAE)."""
     warmup_steps: int = 0
-    """Steps over which the KL weight ramps linearly from 0 to beta (0 = no warm-up)."""
+    """Steps over which the KL weight ramps linearly from 0 to beta (0 = no warm-up); capped
+    at half the run, so a short run still ends at the full weight."""
     free_bits: float = 0.0
     """Nats per latent dimension below which the KL is not penalised (0 = off)."""
 
@@ -92,6 +93,11 @@ class GaussianBottleneck(Bottleneck):
     def __init__(self, cfg: GaussianConfig, latent_dim: int) -> None:
         super().__init__(latent_dim)
         self.cfg = cfg
+        self.warmup = cfg.warmup_steps
+
+    def on_train_start(self, total_steps: int) -> None:
+        """Called by the trainer: cap the KL warm-up at half the run."""
+        self.warmup = min(self.cfg.warmup_steps, total_steps // 2)
 
     def encoder_features(self) -> int:
         return 2 * self.latent_dim
@@ -103,9 +109,9 @@ class GaussianBottleneck(Bottleneck):
         return mean, logvar
 
     def kl_weight(self, step: int | None) -> float:
-        if step is None or self.cfg.warmup_steps == 0:
+        if step is None or self.warmup == 0:
             return self.cfg.beta
-        return self.cfg.beta * min(1.0, (step + 1) / self.cfg.warmup_steps)
+        return self.cfg.beta * min(1.0, (step + 1) / self.warmup)
 
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
         mean, logvar = self.posterior(h)

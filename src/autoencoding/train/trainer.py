@@ -115,6 +115,9 @@ class Trainer:
         steps_per_epoch = len(batches)  # type: ignore[arg-type]
         total = cfg.epochs * steps_per_epoch
         opt = self._optimizer()
+        for part in self.model.modules():
+            if part is not self.model and hasattr(part, "on_train_start"):
+                part.on_train_start(total)  # e.g. a KL warm-up sized to the run
         net: nn.Module = self.model
         if self.world > 1:
             net = nn.parallel.DistributedDataParallel(
