@@ -9,6 +9,7 @@ model = ae.load("runs/vae")
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,11 @@ from .io import read_folder, save_folder
 from .model import Autoencoder, ModelConfig
 from .recipes import get_recipe, resolve
 from .train import TrainConfig, Trainer
+from .train.batches import ArrayBatches
+
+#: validation rows and scaler-fitting rows kept when the data is streamed from disk
+STREAMED_VAL_ROWS = 20_000
+STREAMED_SAMPLE_ROWS = 100_000
 
 
 class PosteriorCollapseWarning(UserWarning):
@@ -95,6 +101,11 @@ def load(path: str | Path, device: str = "cpu") -> TrainedModel:
     from .io import load_weights
 
     doc, weights = read_folder(path)
+    if isinstance(doc["model"], dict):
+        # a default must never stand in for a stored setting (e.g. the likelihood)
+        missing = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in doc["model"]]
+        if missing:
+            raise AutoencodingError(f"{path}/config.json: missing model key(s) {missing}")
     try:
         module = Autoencoder(from_dict(ModelConfig, doc["model"], where=f"{path}: model"))
     except AutoencodingError as e:
@@ -150,17 +161,24 @@ def fit(
     cfg = train_config(recipe, train, seed)
     ds = load_data(data)
     x_all = ds.x
+    streamed = isinstance(x_all, np.memmap)  # too large for memory: batches read from disk
     if validation is not None:
-        x_train, x_val = x_all, load_data(validation).x
+        tr, va, x_val = np.arange(len(x_all)), None, load_data(validation).x
     elif cfg.val_fraction > 0 and len(x_all) >= 10:
         tr, va = split_indices(len(x_all), cfg.val_fraction, cfg.seed, ds.y)
-        x_train, x_val = x_all[tr], x_all[va]
+        if streamed:
+            va = va[:STREAMED_VAL_ROWS]
+        x_val = x_all[va]
     else:
-        x_train, x_val = x_all, None
-    if len(x_train) < 2:
-        raise AutoencodingError(f"need at least 2 training samples, got {len(x_train)}")
-    scaler = Scaler.fit(scaling, x_train, ds.value_range)
-    xs = scaler.transform(x_train)
+        tr, va, x_val = np.arange(len(x_all)), None, None
+    if len(tr) < 2:
+        raise AutoencodingError(f"need at least 2 training samples, got {len(tr)}")
+    # Streamed data: scaling and data-dependent init see a seeded sample of the training rows.
+    sample_rows = (np.sort(np.random.default_rng(cfg.seed).choice(
+        tr, min(len(tr), STREAMED_SAMPLE_ROWS), replace=False)) if streamed else tr)
+    x_fit = np.asarray(x_all[sample_rows], dtype=np.float32)
+    scaler = Scaler.fit(scaling, x_fit, ds.value_range)
+    xs = scaler.transform(x_fit)
     data_range = (float(xs.min()), float(xs.max()))
     mcfg = resolve(recipe, list(xs.shape[1:]), data_range, model)
 
@@ -169,16 +187,21 @@ def fit(
         module = Autoencoder(mcfg)
         trainer = Trainer(module, cfg, out)
         train_t = torch.from_numpy(xs)
+        batches = (ArrayBatches(x_all, cfg.batch_size, cfg.seed, transform=scaler.transform,
+                                rows=tr) if streamed else train_t)
         val_t = torch.from_numpy(scaler.transform(x_val)) if x_val is not None else None
+        if not resume:
+            module.init_from_data(train_t)  # data-dependent init (e.g. an SAE's decoder bias)
         if trainer.rank == 0 and cfg.progress:
             print(
                 f"recipe {recipe}: reconstruction {mcfg.reconstruction['name']!r}, "
-                f"latent {mcfg.latent_dim}, {len(train_t)} training samples"
+                f"latent {mcfg.latent_dim}, {len(tr)} training samples"
+                + (" (streamed from disk)" if streamed else "")
             )
-        history = trainer.fit(train_t, val_t, resume=resume)
+        history = trainer.fit(batches, val_t, resume=resume)
     info = {
         "dataset": ds.name,
-        "n_train": int(len(x_train)),
+        "n_train": int(len(tr)),
         "train": to_dict(cfg),
         "data_range": list(data_range),
     }

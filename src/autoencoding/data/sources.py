@@ -39,6 +39,9 @@ class Dataset:
         return self.x.ndim == 4
 
 
+#: .npy files above this size are memory-mapped instead of read into memory.
+IN_MEMORY_BYTES = 2 << 30
+
 DATASETS: Registry[Callable[[], Dataset]] = Registry("dataset")
 
 
@@ -118,7 +121,7 @@ def describe_datasets() -> dict[str, str]:
 def check_array(x: Any, where: str) -> np.ndarray:
     """Float32 array with at least one sample and one feature and no NaN/inf."""
     try:
-        arr = np.asarray(x)
+        arr = np.asanyarray(x)
     except Exception as e:  # ragged lists and the like
         raise AutoencodingError(f"{where}: cannot be read as an array ({e})") from None
     if arr.dtype.kind not in "biuf":
@@ -132,6 +135,18 @@ def check_array(x: Any, where: str) -> np.ndarray:
         )
     if arr.ndim == 0 or arr.shape[0] == 0 or arr.size == 0:
         raise AutoencodingError(f"{where}: the data is empty (shape {arr.shape})")
+    if isinstance(arr, np.memmap):
+        # too large to copy: check in chunks and leave it on disk
+        step = max(1, (64 << 20) // max(1, arr[0].nbytes))
+        for i in range(0, len(arr), step):
+            chunk = np.asarray(arr[i : i + step])
+            if not np.isfinite(chunk).all():
+                row = i + int(np.argwhere(~np.isfinite(chunk))[0][0])
+                raise AutoencodingError(
+                    f"{where}: found non-finite values (NaN or inf) at row {row}; remove or "
+                    f"impute them first"
+                )
+        return arr
     arr = arr.astype(np.float32, copy=False)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -193,7 +208,9 @@ def load_data(source: Any, columns: list[str] | None = None, label: str | None =
         raise AutoencodingError(f"data file {s!r} does not exist")
     if suffix == ".npy":
         try:
-            arr = np.load(path, allow_pickle=False)
+            # large arrays stay memory-mapped and are streamed batch by batch in training
+            mmap = "r" if path.stat().st_size > IN_MEMORY_BYTES else None
+            arr = np.load(path, allow_pickle=False, mmap_mode=mmap)
         except Exception as e:
             raise AutoencodingError(f"{s}: not a readable .npy file ({e})") from None
         return Dataset(check_array(arr, s), None, path.name)

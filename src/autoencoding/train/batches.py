@@ -12,6 +12,8 @@ import torch
 
 
 class InMemoryBatches:
+    # (the same interface is kept by ArrayBatches below and by activation stores:
+    #  ``__len__`` and ``epoch(epoch, start, rank, world)``, which makes resume exact)
     """Shuffled mini-batches of a tensor that fits in memory."""
 
     def __init__(
@@ -42,3 +44,43 @@ class InMemoryBatches:
             if world > 1:
                 idx = idx.tensor_split(world)[rank]
             yield self.x[idx]
+
+
+class ArrayBatches(InMemoryBatches):
+    """Batches read from a NumPy array or memory-mapped ``.npy`` that does not fit in memory.
+
+    Only the rows of the current batch are read (in sorted order, which keeps memory-mapped
+    reads sequential within a batch) and passed through ``transform`` (e.g. the scaler).
+    """
+
+    def __init__(
+        self, x, batch_size: int, seed: int = 0, shuffle: bool = True, transform=None, rows=None
+    ) -> None:
+        super().__init__(x, batch_size, seed, shuffle)
+        self.transform = transform
+        self.rows = rows  # optional subset of row indices (e.g. the training split)
+
+    def __len__(self) -> int:
+        n = len(self.rows) if self.rows is not None else len(self.x)
+        return -(-n // self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        n = len(self.rows) if self.rows is not None else len(self.x)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        perm = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
+        return perm if self.rows is None else torch.as_tensor(self.rows)[perm]
+
+    def epoch(
+        self, epoch: int, start: int = 0, rank: int = 0, world: int = 1
+    ) -> Iterator[torch.Tensor]:
+        import numpy as np
+
+        perm = self.order(epoch).numpy()
+        for b in range(start, len(self)):
+            idx = perm[b * self.batch_size : (b + 1) * self.batch_size]
+            if world > 1:
+                idx = np.array_split(idx, world)[rank]
+            rows = np.asarray(self.x[np.sort(idx)], dtype=np.float32)
+            if self.transform is not None:
+                rows = self.transform(rows)
+            yield torch.from_numpy(rows)

@@ -180,7 +180,7 @@ class Trainer:
                 n_batches = 0
                 it = (
                     batches.epoch(epoch, start_batch, self.rank, self.world)
-                    if isinstance(batches, InMemoryBatches)
+                    if hasattr(batches, "epoch")
                     else iter(batches)
                 )
                 for xb in it:
