@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,9 @@ WEIGHTS = "model.safetensors"
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in v.split(".")[:3])
-    except ValueError:
-        return (0,)
+    # leading digits of each part, so a pre-release such as 0.2.0rc1 still reads as 0.2.0
+    parts = [re.match(r"\d*", p).group() for p in v.split(".")[:3]]
+    return tuple(int(p) for p in itertools.takewhile(bool, parts)) or (0,)
 
 
 def save_folder(path: str | Path, module: torch.nn.Module, payload: dict[str, Any]) -> Path:

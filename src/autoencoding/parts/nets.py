@@ -164,6 +164,11 @@ def _conv_plan(cfg: ConvConfig, input_shape: tuple[int, ...]) -> tuple[list[int]
         while (not chans or (hh > 4 and ww > 4)) and hh % 2 == 0 and ww % 2 == 0:
             chans.append(min(256, 32 * 2 ** len(chans)))
             hh, ww = hh // 2, ww // 2
+        require(
+            len(chans) >= 1,
+            f"conv2d: image size {h}×{w} is not divisible by 2, so no stride-2 layer fits; "
+            f"pad the images to an even size or use an MLP",
+        )
     div = 2 ** len(chans)
     require(
         h % div == 0 and w % div == 0,
