@@ -7,11 +7,12 @@
 # Venvs live in benchmarks/.venvs/NAME (git-ignored). A venv whose imports already work is skipped
 # (set FORCE=1 to rebuild). torch==2.13.0 (the CPU build on local disk) is always installed FIRST:
 # any other torch request would pull a multi-GB CUDA build.
-# Environment: PYTHON (interpreter used to create venvs, default python3).
+# Environment: PYTHON (interpreter used to create venvs, default python3); ANCHOR_VENVS (venv folder,
+# default benchmarks/.venvs).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-VENVS="$HERE/.venvs"
+VENVS="${ANCHOR_VENVS:-$HERE/.venvs}"
 PYTHON="${PYTHON:-python3}"
 TORCH_PIN="torch==2.13.0"
 ALL=(pythae autoencoders)
@@ -23,9 +24,27 @@ declare -A PKGS=(
 )
 # name -> python snippet that must run for the venv to count as working
 declare -A CHECK=(
-  [pythae]="import torch, sklearn, pythae; from pythae.models import VAE, VQVAE; assert torch.__version__.startswith('2.13.0')"
-  [autoencoders]="import torch, sklearn, autoencoders, vector_quantize_pytorch; assert torch.__version__.startswith('2.13.0')"
+  [pythae]="import torch, sklearn, pythae; from importlib.metadata import version as v
+from pythae.models import VAE, VQVAE
+assert torch.__version__.startswith('2.13.0'), torch.__version__
+assert v('pythae') == '0.1.2', v('pythae')"
+  [autoencoders]="import torch, sklearn, autoencoders, vector_quantize_pytorch; from importlib.metadata import version as v
+from autoencoders import VAETrainer, VQTrainer
+assert torch.__version__.startswith('2.13.0'), torch.__version__
+assert autoencoders.__version__ == '0.6.8', autoencoders.__version__
+assert v('vector-quantize-pytorch') == '1.32.0', v('vector-quantize-pytorch')"
 )
+
+# pip prints one warning per missing local index folder; hide those lines, keep everything else.
+NOISE="is ignored: it is neither a file nor a directory"
+quiet_pip() {
+  local log rc=0
+  log="$(mktemp)"
+  "$@" >"$log" 2>&1 || rc=$?
+  grep -v "$NOISE" "$log" >&2 || true
+  rm -f "$log"
+  return $rc
+}
 
 works() {  # works NAME -> 0 if the venv exists and its check passes
   local py="$VENVS/$1/bin/python"
@@ -47,9 +66,9 @@ setup_one() {
   # A constraint file keeps every later install from replacing torch.
   local cons="$env/torch-constraint.txt"
   echo "$TORCH_PIN" > "$cons"
-  "${pip[@]}" "$TORCH_PIN"
+  quiet_pip "${pip[@]}" "$TORCH_PIN"
   # shellcheck disable=SC2086
-  "${pip[@]}" -c "$cons" ${PKGS[$name]}
+  quiet_pip "${pip[@]}" -c "$cons" ${PKGS[$name]}
   if works "$name"; then
     echo "[$name] ok: $("$env/bin/python" -c 'import torch; print("torch", torch.__version__)')"
   else

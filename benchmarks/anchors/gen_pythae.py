@@ -1,0 +1,198 @@
+"""Protocol GEN anchor: pythae 0.1.2 (run with benchmarks/.venvs/pythae/bin/python).
+
+    python gen_pythae.py --model {vae,vqvae,vqvae-ema} --seed S --epochs E --out result.json [--threads N]
+
+Trains pythae's VAE (Bernoulli / "bce" likelihood) or VQVAE (its default quantizer, or the EMA
+quantizer) with the protocol nets through pythae's own BaseTrainer, then writes result.json and
+result.npz (see README.md in this folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402
+
+args = C.parse_args(("vae", "vqvae", "vqvae-ema"), __doc__)
+C.setup_process(args.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import pythae  # noqa: E402
+from pythae.data.datasets import BaseDataset  # noqa: E402
+from pythae.models import VAE, VAEConfig, VQVAE, VQVAEConfig  # noqa: E402
+from pythae.models.base.base_utils import ModelOutput  # noqa: E402
+from pythae.models.nn import BaseDecoder, BaseEncoder  # noqa: E402
+from pythae.trainers import BaseTrainer, BaseTrainerConfig  # noqa: E402
+from pythae.trainers.training_callbacks import TrainingCallback  # noqa: E402
+
+
+def mlp(sizes):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class VAEEncoder(BaseEncoder):
+    """64-256-256 (ReLU) then linear heads for the posterior mean and log-variance."""
+
+    def __init__(self):
+        BaseEncoder.__init__(self)
+        self.body = nn.Sequential(mlp([64, C.HIDDEN, C.HIDDEN]), nn.ReLU())
+        self.mu = nn.Linear(C.HIDDEN, C.LATENT_DIM)
+        self.logvar = nn.Linear(C.HIDDEN, C.LATENT_DIM)
+
+    def forward(self, x):
+        h = self.body(x.reshape(x.shape[0], -1))
+        return ModelOutput(embedding=self.mu(h), log_covariance=self.logvar(h))
+
+
+class Decoder(BaseDecoder):
+    """Mirror MLP with sigmoid output; ``logits`` exposes the pre-sigmoid output."""
+
+    def __init__(self, in_dim):
+        BaseDecoder.__init__(self)
+        self.net = mlp([in_dim, C.HIDDEN, C.HIDDEN, 64])
+
+    def logits(self, z):
+        return self.net(z.reshape(z.shape[0], -1))
+
+    def forward(self, z):
+        return ModelOutput(reconstruction=torch.sigmoid(self.logits(z)))
+
+
+class VQEncoder(BaseEncoder):
+    """64-256-256-64 MLP; output laid out as (B, 16, 1, 4) so pythae's quantizer sees 4 vectors of 16."""
+
+    def __init__(self):
+        BaseEncoder.__init__(self)
+        self.net = mlp([64, C.HIDDEN, C.HIDDEN, C.N_VQ * C.VQ_DIM])
+
+    def forward(self, x):
+        e = self.net(x.reshape(x.shape[0], -1)).reshape(x.shape[0], 1, C.N_VQ, C.VQ_DIM)
+        return ModelOutput(embedding=e.permute(0, 3, 1, 2))  # (B, C=16, H=1, W=4)
+
+
+class VQDecoder(Decoder):
+    def logits(self, z):  # z: (B, 16, 1, 4) -> vectors in (B, 4, 16) order, flattened
+        return self.net(z.permute(0, 2, 3, 1).reshape(z.shape[0], -1))
+
+
+def build_model(kind):
+    if kind == "vae":
+        cfg = VAEConfig(input_dim=(64,), latent_dim=C.LATENT_DIM, reconstruction_loss="bce")
+        return VAE(cfg, encoder=VAEEncoder(), decoder=Decoder(C.LATENT_DIM))
+    cfg = VQVAEConfig(
+        input_dim=(64,),
+        latent_dim=C.VQ_DIM,
+        num_embeddings=C.CODEBOOK_SIZE,
+        commitment_loss_factor=C.COMMITMENT,
+        use_ema=(kind == "vqvae-ema"),
+    )
+    return VQVAE(cfg, encoder=VQEncoder(), decoder=VQDecoder(C.N_VQ * C.VQ_DIM))
+
+
+class LoopTimer(TrainingCallback):
+    """Wall time of pythae's whole epoch loop (first epoch start to last epoch's log)."""
+
+    def __init__(self):
+        self.t_start = None
+        self.t_last = None
+
+    def on_epoch_begin(self, training_config, **kw):
+        if self.t_start is None:
+            self.t_start = time.perf_counter()
+
+    def on_log(self, training_config, logs, **kw):
+        self.t_last = time.perf_counter()
+
+
+def main():
+    x_tr, x_te, y_tr, y_te = C.load_gen_data()
+    torch.manual_seed(args.seed)
+    model = build_model(args.model)
+
+    tmp = tempfile.TemporaryDirectory(prefix="gen_pythae_")
+    cfg = BaseTrainerConfig(
+        output_dir=tmp.name,
+        learning_rate=C.LR,  # pythae default 1e-4
+        per_device_train_batch_size=C.BATCH_SIZE,
+        num_epochs=args.epochs,
+        optimizer_cls="Adam",
+        seed=args.seed,  # pythae default 8; set_seed(seed) at train() start
+        no_cuda=True,
+    )
+    train_ds = BaseDataset(torch.as_tensor(x_tr), torch.as_tensor(y_tr))
+    loop_timer = LoopTimer()
+    timer = C.EpochTimer()
+    with contextlib.redirect_stdout(sys.stderr):
+        trainer = BaseTrainer(model=model, train_dataset=train_ds, training_config=cfg, callbacks=[loop_timer])
+        trainer.train_step = timer.wrap(trainer.train_step)
+        t0 = time.perf_counter()
+        trainer.train()
+        t_fit = time.perf_counter() - t0
+    tmp.cleanup()
+
+    # Evaluate the live model after the last epoch (pythae's saved "best" is the lowest-train-loss
+    # deepcopy; we use the final weights, as the protocol trains for exactly E epochs).
+    model = trainer.model.eval()
+    meta = {
+        "library": "pythae",
+        "library_version": getattr(pythae, "__version__", "0.1.2"),
+        "torch_version": torch.__version__,
+        "model": args.model,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "batch_size": C.BATCH_SIZE,
+        "lr": C.LR,
+        "threads": args.threads,
+        "s_per_epoch": float(np.mean(timer.times)),
+        "s_per_epoch_median": float(np.median(timer.times)),
+        "s_per_epoch_loop": (loop_timer.t_last - loop_timer.t_start) / args.epochs,
+        "s_fit_total": t_fit,
+        "epoch_times": [round(t, 5) for t in timer.times],
+    }
+
+    if args.model == "vae":
+        arrays = C.evaluate_vae(
+            encode=lambda x: tuple(getattr(model.encoder(x), k) for k in ("embedding", "log_covariance")),
+            decode=model.decoder.logits,
+            x_train=x_tr,
+            x_test=x_te,
+            seed=args.seed,
+            uses_logits=True,
+        )
+        meta.update(latent_dim=C.LATENT_DIM, nll_samples=C.NLL_SAMPLES, elbo_draws=C.ELBO_DRAWS)
+        meta["summary"] = C.vae_summary(arrays, x_te)
+        meta["summary"]["probe"] = C.probe_accuracy(arrays["mu_train"], y_tr, arrays["mu"], y_te)
+    else:
+        def run(x):
+            with torch.no_grad():
+                out = model({"data": torch.as_tensor(x)})
+            z = out.z.permute(0, 2, 3, 1).reshape(len(x), C.N_VQ * C.VQ_DIM)  # (B, 4*16), vector-major
+            codes = out.quantized_indices.reshape(len(x), C.N_VQ)
+            return out.recon_x.reshape(len(x), -1).numpy(), z.numpy(), codes.numpy().astype(np.int64)
+
+        xhat, z_te, codes_te = run(x_te)
+        _, z_tr, codes_tr = run(x_tr)
+        arrays = {"xhat_mean": xhat, "codes": codes_te, "codes_train": codes_tr, "z_train": z_tr, "z_test": z_te}
+        meta.update(codebook_size=C.CODEBOOK_SIZE, n_vectors=C.N_VQ, vector_dim=C.VQ_DIM, commitment=C.COMMITMENT)
+        meta["summary"] = C.vq_summary(arrays, x_te)
+        meta["summary"]["probe"] = C.probe_accuracy(z_tr, y_tr, z_te, y_te)
+
+    C.write_result(args.out, meta, arrays, x_te, y_tr, y_te)
+    print(f"{os.path.basename(__file__)} {args.model} seed={args.seed}: s/epoch={meta['s_per_epoch']:.4f} {meta['summary']}")
+
+
+if __name__ == "__main__":
+    main()
