@@ -123,6 +123,21 @@ class Autoencoder(nn.Module):
             factor=self.reconstruction.params_per_feature,
         )
         self.regularizers = nn.ModuleList(build(REGULARIZERS, r) for r in c.regularizers)
+        # Parts that share weights with a sibling (tied encoder/decoder, the SAE's decoder bias
+        # subtracted in the encoder) link to it here, after every part exists.
+        for part in (self.corruption, self.encoder, self.bottleneck, self.decoder):
+            if hasattr(part, "bind"):
+                part.bind(self)
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Let parts that initialise from data (e.g. an SAE's decoder bias at the data's
+        geometric median) see a sample of the training data; a no-op for the others.
+        Call before training, with the same sample on every process."""
+        x = self.check_input(x, "init_from_data")
+        for part in (self.encoder, self.bottleneck, self.decoder):
+            if hasattr(part, "init_from_data"):
+                part.init_from_data(x)
 
     # -- checks ---------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor, what: str = "input") -> torch.Tensor:
@@ -152,15 +167,28 @@ class Autoencoder(nn.Module):
         x_tilde, where = self.corruption(x)
         h = self.encoder(x_tilde)
         b = self.bottleneck(h, step=step)
-        out = self.decoder(b.z)
-        rec = self.reconstruction.per_sample(out, x.flatten(1), where).mean()
+        out = self._decode(b)
+        target = x.flatten(1)
+        rec = self.reconstruction.per_sample(out, target, where).mean()
         terms = {"reconstruction": rec, **b.losses}
+        stats = dict(b.stats)
+        if hasattr(self.bottleneck, "after_decode"):
+            # Terms that need the reconstruction itself, e.g. AuxK (dead latents model the
+            # residual) or Matryoshka prefix losses; returned as (losses, stats).
+            more_losses, more_stats = self.bottleneck.after_decode(b, target, out, self.decoder)
+            terms.update(more_losses)
+            stats.update(more_stats)
         for reg in self.regularizers:
             terms.update(reg(self.encoder, x_tilde))
         loss = sum(terms.values())
         metrics = {k: v.detach() for k, v in terms.items()}
-        metrics.update(b.stats)
+        metrics.update(stats)
         return ModelOutput(loss=loss, terms=terms, metrics=metrics, out=out, bottleneck=b)
+
+    def _decode(self, b: BottleneckOutput) -> torch.Tensor:
+        if b.values is not None and b.codes is not None and hasattr(self.decoder, "decode_sparse"):
+            return self.decoder.decode_sparse(b.codes, b.values)
+        return self.decoder(b.z)
 
     # -- use ------------------------------------------------------------------------------
     def _eval_call(self, fn, *args):
@@ -214,7 +242,7 @@ class Autoencoder(nn.Module):
         x = self.check_input(x, "reconstruct")
 
         def run(x):
-            out = self.decoder(self.bottleneck(self.encoder(x)).z)
+            out = self._decode(self.bottleneck(self.encoder(x)))
             return self.reconstruction.mean(out).view(-1, *self.input_shape)
 
         return self._eval_call(run, x)

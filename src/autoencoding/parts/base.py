@@ -53,6 +53,10 @@ class BottleneckOutput:
     """Detached diagnostics (per-batch scalars) logged by the trainer."""
     params: dict[str, torch.Tensor] = field(default_factory=dict)
     """Distribution parameters (e.g. ``mean`` and ``logvar`` of a Gaussian posterior)."""
+    values: torch.Tensor | None = None
+    """For sparse codes: the latent value at each index of ``codes`` (same shape). A decoder
+    with ``decode_sparse(codes, values)`` then decodes without the dense latents × features
+    product (sparse autoencoders activate k of thousands of latents)."""
 
 
 def split_spec(spec: Any, kind: str) -> tuple[str, dict[str, Any]]:

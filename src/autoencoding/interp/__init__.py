@@ -1,0 +1,25 @@
+"""Interpretability: activations from transformer models, activation stores, SAE training and
+analysis. The transformer parts need the ``interp`` extra (Hugging Face ``transformers``)."""
+
+from .cache import cache_activations
+from .corpus import builtin_corpus, read_texts
+from .metrics import matched_cosine, mmcs
+from .models import hook_points, load_model, run_with_hooks
+from .store import ActivationStore, StoreBatches, StoreWriter, store_from_array
+from .toy import ToySuperposition
+
+__all__ = [
+    "ActivationStore",
+    "StoreBatches",
+    "StoreWriter",
+    "ToySuperposition",
+    "builtin_corpus",
+    "cache_activations",
+    "hook_points",
+    "load_model",
+    "matched_cosine",
+    "mmcs",
+    "read_texts",
+    "run_with_hooks",
+    "store_from_array",
+]
