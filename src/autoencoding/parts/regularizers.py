@@ -14,7 +14,7 @@ from .nets import _autograd_jacobian_sq
 
 @dataclass
 class ContractiveConfig:
-    weight: float = 0.1
+    weight: float = 1e-4
     """λ: weight of the squared Frobenius norm of the encoder Jacobian (mean over the batch)."""
 
     def validate(self) -> None:
