@@ -60,9 +60,18 @@ def effective_rank(z: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p + 1e-12)).sum()))
 
 
-def jacobian_sq(model, x: np.ndarray) -> float:
+def sensitivity(model, x: np.ndarray) -> tuple[float, float]:
+    """Scale-free sensitivity of the code, so an encoder cannot look contractive just by
+    shrinking its code: (E‖f(x+ε) − f(x)‖ / E‖f(x) − mean f‖ with ε ~ N(0, 0.05²),
+    E‖J_f(x)‖_F / mean code std), as in benchmarks/claims/cae.py."""
+    xt = torch.from_numpy(x)
+    z = model.module.encode(xt)
+    spread = float((z - z.mean(0)).norm(dim=1).mean())
+    g = torch.Generator().manual_seed(0)
+    dz = model.module.encode(xt + 0.05 * torch.randn(xt.shape, generator=g)) - z
     with torch.no_grad():
-        return float(model.module.encoder.jacobian_frobenius_sq(torch.from_numpy(x)).mean())
+        jac = float(model.module.encoder.jacobian_frobenius_sq(xt).sqrt().mean())
+    return float(dz.norm(dim=1).mean()) / spread, jac / float(z.std(0).mean())
 
 
 def test_ae_beats_the_mean_image(fitted, split):
@@ -92,8 +101,11 @@ def test_vae_beats_a_factorised_bernoulli_and_its_bounds_are_ordered(fitted, spl
 def test_cae_is_less_sensitive_than_ae_at_similar_reconstruction(fitted, split):
     _, x_test = split
     ae, cae = fitted("ae"), fitted("cae")
-    assert mse_of(cae, x_test) < 1.5 * mse_of(ae, x_test)
-    assert jacobian_sq(cae, x_test) < 0.1 * jacobian_sq(ae, x_test)
+    assert mse_of(cae, x_test) < 1.15 * mse_of(ae, x_test)
+    (ae_noise, ae_jac), (cae_noise, cae_jac) = sensitivity(ae, x_test), sensitivity(cae, x_test)
+    # measured 11-19 % lower over seeds 0-3 with the recipe's λ
+    assert cae_noise < 0.95 * ae_noise
+    assert cae_jac < 0.95 * ae_jac
 
 
 def test_lorae_latents_have_lower_effective_rank_than_ae(fitted, split):
