@@ -7,6 +7,7 @@ from .metrics import matched_cosine, mmcs
 from .models import hook_points, load_model, run_with_hooks
 from .store import ActivationStore, StoreBatches, StoreWriter, store_from_array
 from .toy import ToySuperposition
+from .train import evaluate_sae, train_sae
 
 __all__ = [
     "ActivationStore",
@@ -14,6 +15,7 @@ __all__ = [
     "StoreWriter",
     "ToySuperposition",
     "builtin_corpus",
+    "evaluate_sae",
     "cache_activations",
     "hook_points",
     "load_model",
@@ -22,4 +24,5 @@ __all__ = [
     "read_texts",
     "run_with_hooks",
     "store_from_array",
+    "train_sae",
 ]

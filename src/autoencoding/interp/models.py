@@ -212,7 +212,7 @@ class Windows:
         if not texts or not any(t.strip() for t in texts):
             raise AutoencodingError("the corpus is empty: no text to read activations from")
         ids: list[int] = []
-        enc = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        enc = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         for row in enc:
             ids.extend(row)
         if not ids:

@@ -204,7 +204,7 @@ class ActivationStore:
         """Float32 chunks in stored order (for evaluation passes)."""
         for f, a, b in self.pieces():
             for c in range(a, b, rows):
-                yield torch.from_numpy(np.asarray(self._load(f, c, min(b, c + rows)), np.float32))
+                yield torch.from_numpy(np.array(self._load(f, c, min(b, c + rows)), np.float32))
 
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:
         """``n`` rows drawn evenly across the range (for data-dependent initialisation)."""
@@ -214,7 +214,7 @@ class ActivationStore:
         for f, a, b in self.pieces():
             sel = idx[(idx >= offset) & (idx < offset + b - a)] - offset
             if len(sel):
-                data.append(np.asarray(self._load(f, a, b)[sel], np.float32))
+                data.append(np.array(self._load(f, a, b)[sel], np.float32))
             offset += b - a
         return torch.from_numpy(np.concatenate(data))
 

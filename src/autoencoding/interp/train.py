@@ -1,0 +1,140 @@
+"""Train a sparse autoencoder on an activation store (or an in-memory tensor of activations).
+
+Python::
+
+    from autoencoding.interp import ActivationStore, train_sae
+    store = ActivationStore.open("acts/blocks.2.resid_post")
+    sae = train_sae(store, "sae-topk", latents=3072, k=32, out="runs/sae")
+
+Under ``torchrun`` (DDP, gloo on CPU) every process reads its share of each global batch::
+
+    torchrun --nproc-per-node 2 my_script.py      # my_script calls train_sae(...)
+
+The learning rate and the dead-latent window are derived from the width and the run length
+(:func:`autoencoding.recipes_sae.sae_train_defaults`) unless given; the decoder bias and
+input scale are initialised from an even sample of the store (the same on every process).
+The saved folder loads with :func:`autoencoding.load`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..api import TrainedModel
+from ..config import from_dict, to_dict
+from ..data.scaling import Scaler
+from ..errors import AutoencodingError
+from ..model import Autoencoder
+from ..recipes import get_recipe, resolve
+from ..recipes_sae import sae_train_defaults
+from ..train import TrainConfig, Trainer
+from .store import ActivationStore, StoreBatches
+
+
+def train_sae(
+    data: ActivationStore | torch.Tensor,
+    recipe: str = "sae-topk",
+    latents: int | None = None,
+    k: int | None = None,
+    *,
+    model: dict[str, Any] | None = None,
+    train: dict[str, Any] | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    resume: bool = False,
+    init_samples: int = 32768,
+) -> TrainedModel:
+    """Train ``recipe`` (an ``sae-*`` recipe) on activations; ``latents`` defaults to 8× the
+    activation width; ``k`` sets the TopK-family sparsity; ``model`` / ``train`` override
+    the recipe's settings."""
+    rec = get_recipe(recipe)
+    if rec.model.get("encoder", {}).get("name") != "sae":
+        raise AutoencodingError(f"train_sae needs an sae-* recipe, got {recipe!r}")
+    if isinstance(data, torch.Tensor):
+        if data.dim() != 2 or len(data) == 0:
+            raise AutoencodingError(f"activations must be (n, d), got {tuple(data.shape)}")
+        d, n_tokens = data.shape[1], data.shape[0]
+    else:
+        d, n_tokens = data.d, len(data)
+    latents = latents or 8 * d
+    over: dict[str, Any] = {"latent_dim": latents, **(model or {})}
+    if k is not None:
+        over["bottleneck"] = {"name": rec.model["bottleneck"]["name"], "k": k}
+    mcfg = resolve(recipe, [d], overrides=over)
+    tr = {**rec.train, **(train or {})}
+    tr["seed"] = seed
+    derived = sae_train_defaults(latents, n_tokens * int(tr.get("epochs", 1)), tr["batch_size"])
+    tr.update({key: v for key, v in derived.items() if key not in (train or {})})
+    cfg = from_dict(TrainConfig, tr, where="train")
+    cfg.validate()
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = Autoencoder(mcfg)
+        if not resume:
+            sample = (
+                data[torch.linspace(0, n_tokens - 1, min(n_tokens, init_samples)).long()]
+                if isinstance(data, torch.Tensor)
+                else data.sample(init_samples)
+            )
+            module.init_from_data(sample.float())
+        batches = (
+            data.float()
+            if isinstance(data, torch.Tensor)
+            else StoreBatches(data, cfg.batch_size, seed=seed)
+        )
+        trainer = Trainer(module, cfg, out)
+        history = trainer.fit(batches, resume=resume)
+    info = {
+        "n_train": int(n_tokens),
+        "train": to_dict(cfg),
+        "dead_window_tokens": int(module.bottleneck.dead_window()),
+    }
+    if isinstance(data, ActivationStore):
+        info["store"] = {
+            k: data.manifest.get(k) for k in ("model", "hook", "d", "window", "n_tokens")
+        }
+    trained = TrainedModel(module, Scaler.fit("none", np.zeros((1, d), np.float32)), info, history)
+    if out is not None and trainer.rank == 0:
+        trained.save(out)
+    return trained
+
+
+@torch.no_grad()
+def evaluate_sae(module: Autoencoder, data: ActivationStore | torch.Tensor) -> dict[str, float]:
+    """FVU = Σ‖x − x̂‖² / Σ‖x − x̄‖² over all of ``data``, mean L0, dead fraction (latents
+    never active on ``data``) and dense fraction (active on more than 10% of rows)."""
+    module.eval()
+    chunks = data.split(8192) if isinstance(data, torch.Tensor) else data.iter_chunks(8192)
+    n, sse, s1, s2, l0 = 0, 0.0, None, None, 0.0
+    fires = None
+    for x in chunks:
+        x = x.float().to(next(module.parameters()).device)
+        if x.shape[1] != module.n_features:
+            raise AutoencodingError(
+                f"activations have {x.shape[1]} features but the SAE expects {module.n_features}"
+            )
+        b = module.bottleneck(module.encoder(x))
+        rec = module._decode(b)
+        sse += float((rec - x).double().pow(2).sum())
+        s1 = x.double().sum(0) if s1 is None else s1 + x.double().sum(0)
+        s2 = x.double().pow(2).sum(0) if s2 is None else s2 + x.double().pow(2).sum(0)
+        active = b.z != 0
+        l0 += float(active.sum())
+        f = active.sum(0)
+        fires = f if fires is None else fires + f
+        n += len(x)
+    if n == 0:
+        raise AutoencodingError("no activations to evaluate")
+    tv = float((s2 - s1.pow(2) / n).sum())
+    return {
+        "fvu": sse / tv,
+        "l0": l0 / n,
+        "dead": float((fires == 0).float().mean()),
+        "dense": float((fires > 0.1 * n).float().mean()),
+        "tokens": n,
+    }
