@@ -219,7 +219,7 @@ def test_missing_file_and_unknown_suffix(tmp_path):
         (np.ones(5), r"expected a 2-D array \(samples × features\), got shape \(5,\)"),
         (np.ones((0, 4)), "the data is empty"),
         (np.ones((3, 0)), "the data is empty"),
-        (np.float32(1.0), "the data is empty"),
+        (np.float32(1.0), "got a single number"),
         ([[1, 2], [3]], "cannot be read as an array"),
     ],
 )

@@ -19,7 +19,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -131,7 +130,6 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import api
     from .data import load_data, split_indices
     from .recipes import get_recipe
-
     from .train.distributed import init_from_env
 
     opts = _merge_options(args, parser, _read_config_file(args.config))
@@ -170,17 +168,15 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     batch = int(train.get("batch_size", get_recipe(recipe).train.get("batch_size", 64)))
     _set_threads(opts["threads"], int(np.prod(ds.sample_shape)) * batch * 256)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", api.PosteriorCollapseWarning)
-        trained = api.fit(
-            recipe,
-            train_ds,
-            model=model,
-            train=train,
-            scaling=opts["scaling"],
-            out=out,
-            resume=opts["resume"],
-        )
+    trained = api.fit(
+        recipe,
+        train_ds,
+        model=model,
+        train=train,
+        scaling=opts["scaling"],
+        out=out,
+        resume=opts["resume"],
+    )
     if not _is_main():
         return 0
     trained.info["split"] = {
@@ -263,8 +259,10 @@ def _evaluate_and_report(
 def _load_x(spec: str, model_info: dict[str, Any], columns: str | None):
     from .data import load_data
 
-    cols = columns.split(",") if columns else (model_info.get("split") or {}).get("columns")
-    label = (model_info.get("split") or {}).get("label")
+    table = Path(spec).suffix.lower() in (".csv", ".parquet", ".pq")
+    split = model_info.get("split") or {}
+    cols = columns.split(",") if columns else (split.get("columns") if table else None)
+    label = split.get("label") if table else None
     try:
         return load_data(spec, columns=cols, label=label)
     except AutoencodingError:

@@ -129,10 +129,9 @@ def check_array(x: Any, where: str) -> np.ndarray:
             f"{where}: expected numeric data, got dtype {arr.dtype}; encode text or "
             f"categorical columns as numbers first"
         )
-    if arr.ndim == 1:
-        raise AutoencodingError(
-            f"{where}: expected a 2-D array (samples × features), got shape {arr.shape}"
-        )
+    if arr.ndim <= 1:
+        got = "a single number" if arr.ndim == 0 else f"shape {arr.shape}"
+        raise AutoencodingError(f"{where}: expected a 2-D array (samples × features), got {got}")
     if arr.ndim == 0 or arr.shape[0] == 0 or arr.size == 0:
         raise AutoencodingError(f"{where}: the data is empty (shape {arr.shape})")
     if isinstance(arr, np.memmap):
@@ -194,10 +193,13 @@ def load_data(source: Any, columns: list[str] | None = None, label: str | None =
     if not isinstance(source, (str, Path)):
         return Dataset(check_array(source, "data"))
     s = str(source)
-    if s in DATASETS:
-        return DATASETS.get(s)()
     path = Path(s)
     suffix = path.suffix.lower()
+    if (columns or label) and suffix not in (".csv", ".parquet", ".pq"):
+        raise AutoencodingError(
+            f"{s}: choosing columns or a label column applies to CSV and Parquet files only")
+    if s in DATASETS:
+        return DATASETS.get(s)()
     if suffix not in (".npy", ".csv", ".parquet", ".pq"):
         known = ", ".join(DATASETS.names())
         raise AutoencodingError(
