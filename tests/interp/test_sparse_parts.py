@@ -171,17 +171,21 @@ def test_topk_codes_values_and_dense_latents_agree():
 
 @pytest.mark.parametrize("recipe", ["sae-topk", "sae-batchtopk", "sae-jumprelu", "sae-matryoshka"])
 def test_sparse_decoding_gives_the_dense_gradients(recipe, monkeypatch):
-    """The sparse path (codes + values, embedding_bag) is an optimisation, not a new model:
-    every parameter gets the same gradient as with dense decoding (JumpReLU's threshold too,
+    """The sparse path (codes + values, embedding_bag, sparse COO gradients into the encoder)
+    is an optimisation, not a new model: every parameter gets the same gradient as with
+    dense decoding and dense gradients (JumpReLU's threshold too,
     which needs the near-threshold latents in the codes)."""
+    from autoencoding.parts import sparse as sparse_mod
+
     x = data(64)
     grads = []
     for sparse in (True, False):
         m = build(recipe, threshold_init=1.0) if recipe == "sae-jumprelu" else build(recipe)
         m.init_from_data(x)
         if not sparse:
-            monkeypatch.setattr(type(m.decoder), "decode_sparse", None, raising=True)
             monkeypatch.delattr(type(m.decoder), "decode_sparse")
+            # and the plain dense gather backward instead of the sparse COO gradient
+            monkeypatch.setattr(sparse_mod, "sparse_gather", gather_codes)
         out = m(x, step=0)
         out.loss.backward()
         grads.append({n: p.grad.clone() for n, p in m.named_parameters()})
@@ -222,6 +226,7 @@ def test_adaptive_dead_window():
 
 def test_batchtopk_keeps_batch_k_on_average_and_thresholds_at_inference():
     m = build("sae-batchtopk", k=4)
+    m.encoder.cfg.matmul = "float32"  # bfloat16 rounding could tie values at the threshold
     x = data()
     m.init_from_data(x)
     out = m(x, step=0)
@@ -307,3 +312,16 @@ def test_sae_lr_rule():
     assert abs(sae_lr(512, 1955) - 0.2 / 512**0.5) < 1e-12  # short run: width rule only
     assert sae_lr(2**14, 100_000) < sae_lr(2**14, 1000)  # long runs anneal towards Gao et al.
     assert 2e-4 < sae_lr(2**14, 100_000) < 5e-4
+
+
+def test_bfloat16_encoder_product_keeps_float32_values_and_gradients():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 16, generator=g)
+    w = torch.randn(48, 16, generator=g, requires_grad=True)
+    b = torch.zeros(48, requires_grad=True)
+    low = sparse_grad_affine(x, w, b, matmul_dtype=torch.bfloat16)
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low, x @ w.T + b, atol=0.05, rtol=0.02)
+    (gw_low,) = torch.autograd.grad(low.sum(), w)
+    (gw,) = torch.autograd.grad(sparse_grad_affine(x, w, b).sum(), w)
+    torch.testing.assert_close(gw_low, gw)  # the backward runs in float32

@@ -41,7 +41,12 @@ from ..config import require
 from ..errors import AutoencodingError
 from .base import DECODERS, ENCODERS, RECONSTRUCTIONS, NoOptions
 from .reconstruction import Reconstruction, _reduce
-from .sparse_ops import geometric_median, sparse_decode, sparse_grad_affine
+from .sparse_ops import (
+    bf16_matmul_is_fast,
+    geometric_median,
+    sparse_decode,
+    sparse_grad_affine,
+)
 
 
 @dataclass
@@ -53,6 +58,10 @@ class SAEConfig:
     """Scale inputs by one stored constant so that E‖x‖² = d (set by init_from_data)."""
     init_samples: int = 32768
     """At most this many rows of the data sample are used by init_from_data."""
+    matmul: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Precision of the encoder's forward product, the one dense L×d product per step:
+    bfloat16 is several times faster on CPUs with AMX/AVX512-BF16 and on GPUs (values and
+    gradients stay float32); auto = bfloat16 where the hardware runs it natively."""
     encoder_init_scale: float = 1.0
     """W_enc starts as this multiple of W_decᵀ (below 1 for ReLU-style SAEs, whose many
     initially active latents would otherwise overshoot the input)."""
@@ -99,7 +108,15 @@ class SAEEncoder(nn.Module):
         if dec is None:
             raise AutoencodingError("encoder 'sae' used outside an Autoencoder (no decoder bound)")
         x = x.flatten(1) * dec.input_scale
-        return sparse_grad_affine(x, self.weight, self.bias, center=dec.bias)
+        return sparse_grad_affine(
+            x, self.weight, self.bias, center=dec.bias, matmul_dtype=self._matmul_dtype(x)
+        )
+
+    def _matmul_dtype(self, x: torch.Tensor) -> torch.dtype | None:
+        choice = self.cfg.matmul
+        if choice == "auto":
+            choice = "bfloat16" if bf16_matmul_is_fast(x.device) else "float32"
+        return torch.bfloat16 if choice == "bfloat16" and x.dtype == torch.float32 else None
 
 
 @DECODERS.register("sae")

@@ -14,9 +14,13 @@ every batch size: a latent is dead once it has not fired for ``dead_tokens`` tra
 tokens. The default window follows the run: ``min(10M, max(100·L/k, run tokens / 10))``
 (run tokens = steps announced by the trainer × tokens of the first batch; outside the
 trainer, tokens seen so far) — Gao et al.'s 10M tokens for long runs, yet AuxK starts
-helping within the first tenth of a short run (a fixed 10M-token window never fires in a 1M-token run, which is
-how SAELens's default leaves 21% of latents dead on protocol SAE). The window in force is
-logged as ``dead_window``.
+helping within the first tenth of a short run (a fixed 10M-token window never fires in a
+1M-token run, which is how SAELens's default leaves 21% of latents dead on protocol SAE).
+The window in force is logged as ``dead_window``.
+
+Speed: TopK and BatchTopK gather their values with :func:`.sparse_ops.sparse_gather`, so
+the encoder receives a sparse COO gradient and its backward costs O(B·k·d); with the
+decoder's ``embedding_bag`` decoding, only the encoder's forward product is dense.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from ..config import require
 from .base import BOTTLENECKS, BottleneckOutput
 from .bottlenecks import Bottleneck
 from .sae_nets import total_variance
-from .sparse_ops import codes_from_mask, gather_codes
+from .sparse_ops import codes_from_mask, gather_codes, scatter_codes, sparse_gather
 
 #: Codes wider than this fraction of the latents decode densely (a BLAS product beats
 #: embedding_bag once most latents are active, e.g. early in a ReLU SAE's training).
@@ -122,16 +126,20 @@ class SparseBottleneck(Bottleneck):
                 values = gather_codes(z, codes)
                 if width > DENSE_DECODE_FRACTION * self.latent_dim:
                     values = None  # too dense for sparse decoding to pay off
-        nonzero = z.detach() != 0
-        if self.training:
-            if codes is not None and values is not None:
+        if codes is not None and values is not None:
+            on = (values.detach() != 0) & (codes >= 0)
+            l0 = on.sum(1).float().mean()
+            if self.training:
                 fired = torch.zeros(self.latent_dim, dtype=torch.bool, device=z.device)
-                fired[codes[(values.detach() != 0) & (codes >= 0)]] = True
-            else:
-                fired = nonzero.any(0)
-            self._track(fired, z.shape[0])
+                fired[codes[on]] = True
+                self._track(fired, z.shape[0])
+        else:
+            nonzero = z.detach() != 0
+            l0 = nonzero.sum(1).float().mean()
+            if self.training:
+                self._track(nonzero.any(0), z.shape[0])
         stats = {
-            "l0": nonzero.sum(1).float().mean(),
+            "l0": l0,
             "dead": self.dead_mask().float().mean(),
             "dead_window": torch.tensor(float(self.dead_window())),
         }
@@ -197,9 +205,9 @@ class _TopKFamily(SparseBottleneck):
         k_aux_nominal = self.cfg.auxk_k or max(1, x.shape[1] // 2)
         k_aux = min(k_aux_nominal, n_dead)
         dead_idx = dead.nonzero().squeeze(1)
-        cand = b.pre.index_select(1, dead_idx)
-        vals, pos = cand.topk(k_aux, dim=1, sorted=False)
-        e_hat = decoder.decode_sparse(dead_idx[pos], F.relu(vals), bias=False)
+        pos = b.pre.detach().index_select(1, dead_idx).topk(k_aux, dim=1, sorted=False).indices
+        codes = dead_idx[pos]
+        e_hat = decoder.decode_sparse(codes, F.relu(sparse_gather(b.pre, codes)), bias=False)
         e = (x - out).detach()
         scale = min(n_dead / k_aux_nominal, 1.0)
         return scale * (e - e_hat).pow(2).sum() / tv
@@ -221,10 +229,10 @@ class TopKBottleneck(_TopKFamily):
     Config = TopKConfig
 
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
-        vals, codes = h.topk(self.cfg.k, dim=1, sorted=False)
-        vals = F.relu(vals)
-        z = torch.zeros_like(h).scatter(1, codes, vals)
-        return self._output(h, z, codes=codes, values=vals)
+        codes = h.detach().topk(self.cfg.k, dim=1, sorted=False).indices
+        # the gradient reaches only the k selected pre-activations, kept sparse end to end
+        vals = F.relu(sparse_gather(h, codes))
+        return self._output(h, scatter_codes(h, codes, vals), codes=codes, values=vals)
 
 
 @dataclass
@@ -270,7 +278,7 @@ class BatchTopKBottleneck(_TopKFamily):
         return thr
 
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
-        a = F.relu(h)
+        a = F.relu(h.detach())
         if self.training:
             with torch.no_grad():
                 thr = self._batch_threshold(a.detach())
@@ -283,7 +291,12 @@ class BatchTopKBottleneck(_TopKFamily):
             mask = (a >= thr) & (a > 0)
         else:
             mask = a > self.threshold.clamp_min(0)
-        return self._output(h, a * mask, active=mask)
+        width = int(mask.sum(1).max()) if mask.numel() else 0
+        if width <= DENSE_DECODE_FRACTION * self.latent_dim:
+            codes = codes_from_mask(mask)
+            vals = F.relu(sparse_gather(h, codes))  # sparse gradient, as for TopK
+            return self._output(h, scatter_codes(h, codes, vals), codes=codes, values=vals)
+        return self._output(h, F.relu(h) * mask, active=mask)
 
 
 def default_prefixes(latent_dim: int) -> list[int]:

@@ -32,22 +32,38 @@ def sparse_decode(codes: torch.Tensor, values: torch.Tensor, weight: torch.Tenso
 
 
 class _SparseGradAffine(torch.autograd.Function):
+    #: its backward accepts a sparse COO output gradient (see :func:`sparse_gather`)
+    accepts_sparse_grad = True
+
     @staticmethod
-    def forward(ctx, x, center, weight, bias):  # type: ignore[override]
+    def forward(ctx, x, center, weight, bias, matmul_dtype):  # type: ignore[override]
         xc = x - center if center is not None else x
         ctx.save_for_backward(xc, weight)
         ctx.has_center = center is not None
+        if matmul_dtype is not None and matmul_dtype != xc.dtype:
+            low = torch.addmm(
+                bias.to(matmul_dtype), xc.to(matmul_dtype), weight.to(matmul_dtype).t()
+            )
+            return low.to(xc.dtype)
         return torch.addmm(bias, xc, weight.t())
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
         xc, weight = ctx.saved_tensors
-        need_x, need_c, need_w, need_b = ctx.needs_input_grad
+        need_x, need_c, need_w, need_b, _ = ctx.needs_input_grad
         gx = gc = gw = gb = None
-        gb = g.sum(0) if need_b or need_c else None
-        sparse = torch.count_nonzero(g) <= SPARSE_GRAD_DENSITY * g.numel()
+        if g.is_sparse:
+            # from sparse_gather: only the selected latents have a gradient, no dense (B, L)
+            gs = g.coalesce()
+            idx, vals = gs.indices(), gs.values()
+            gb = torch.zeros(g.shape[1], dtype=vals.dtype, device=vals.device)
+            gb.index_add_(0, idx[1], vals)
+            sparse = True
+        else:
+            gb = g.sum(0) if need_b or need_c else None
+            sparse = bool(torch.count_nonzero(g) <= SPARSE_GRAD_DENSITY * g.numel())
+            gs = g.to_sparse() if sparse else None
         if sparse:
-            gs = g.to_sparse()
             if need_w:
                 gw = torch.sparse.mm(gs.t(), xc)
             if need_x:
@@ -60,19 +76,66 @@ class _SparseGradAffine(torch.autograd.Function):
         if need_c and ctx.has_center:
             # d/dcenter of (x − c)Wᵀ summed over rows: −(Σ_rows g) W, an L×d product, not B×L×d
             gc = -(gb @ weight)
-        return gx, gc, gw, gb if need_b else None
+        return gx, gc, gw, gb if need_b else None, None
 
 
 def sparse_grad_affine(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, center: torch.Tensor | None = None
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    center: torch.Tensor | None = None,
+    matmul_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """``(x − center) @ weight.T + bias`` with a backward that exploits sparse gradients.
 
     When a sparse bottleneck follows, the gradient of the output is non-zero only at the
     active latents; the backward then multiplies a sparse (B, L) matrix instead of a dense
     one. Mathematically identical to the dense expression (checked by ``gradcheck``).
+    ``matmul_dtype=torch.bfloat16`` runs the forward product in bfloat16 (output and every
+    gradient stay in the input's dtype): mixed precision for the one dense product.
     """
-    return _SparseGradAffine.apply(x, center, weight, bias)
+    return _SparseGradAffine.apply(x, center, weight, bias, matmul_dtype)
+
+
+def bf16_matmul_is_fast(device: torch.device) -> bool:
+    """Whether bfloat16 products run natively (AMX / AVX512-BF16 CPUs, bf16 GPUs)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+            try:
+                if getattr(cpu, probe)():
+                    return True
+            except (AttributeError, RuntimeError):
+                continue
+    return False
+
+
+class _SparseGather(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, dense, codes):  # type: ignore[override]
+        ctx.save_for_backward(codes)
+        ctx.shape = dense.shape
+        return gather_codes(dense, codes)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        (codes,) = ctx.saved_tensors
+        valid = codes >= 0
+        rows = torch.arange(codes.shape[0], device=codes.device)[:, None].expand_as(codes)
+        index = torch.stack([rows[valid], codes[valid]])
+        return torch.sparse_coo_tensor(index, g[valid], ctx.shape, check_invariants=False), None
+
+
+def sparse_gather(dense: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """:func:`gather_codes` whose gradient stays sparse when ``dense`` comes straight from
+    :func:`sparse_grad_affine`: the backward then never fills a dense (B, L) gradient. With
+    any other producer the gradient is the usual dense one."""
+    producer = getattr(dense.grad_fn, "_forward_cls", None)
+    if dense.requires_grad and getattr(producer, "accepts_sparse_grad", False):
+        return _SparseGather.apply(dense, codes)
+    return gather_codes(dense, codes)
 
 
 def codes_from_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -94,6 +157,16 @@ def gather_codes(dense: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """The entries of ``dense`` (B, L) at ``codes`` (B, m), 0 at padding (−1)."""
     valid = codes >= 0
     return torch.where(valid, dense.gather(1, codes.clamp_min(0)), dense.new_zeros(()))
+
+
+def scatter_codes(like: torch.Tensor, codes: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Dense (B, L) latents, zero but ``values`` at ``codes`` (padding −1 ignored)."""
+    z = torch.zeros_like(like, dtype=values.dtype)
+    if codes.numel() and int(codes.min()) < 0:
+        valid = codes >= 0
+        rows = torch.arange(codes.shape[0], device=codes.device)[:, None].expand_as(codes)
+        return z.index_put((rows[valid], codes[valid]), values[valid])
+    return z.scatter_(1, codes, values)
 
 
 @torch.no_grad()
