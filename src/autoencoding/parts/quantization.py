@@ -5,7 +5,7 @@ quantized vector or scalar *position*), each in ``[0, K)``, and the latent ``z``
 function of those codes. The vector quantizer (:mod:`.vq`) and the scalar quantizers
 (:mod:`.fsq`) subclass :class:`QuantizedBottleneck` and implement two methods::
 
-    quantize(h)            -> (codes (B, P), latent z, extra losses, quant_error)
+    quantize(h)            -> Quantized(codes (B, P), latent z, losses, quant_error)
     lookup(codes (B, P))   -> z (B, latent_dim)
 
 The base class then gives, identically for every family:
@@ -20,12 +20,64 @@ The base class then gives, identically for every family:
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from ..errors import AutoencodingError
 from .base import BottleneckOutput
 from .bottlenecks import Bottleneck
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: q exactly. Backward: the gradient at q handed to e unchanged."""
+
+    @staticmethod
+    def forward(ctx, e: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        return q.clone()
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        return g, None
+
+
+def straight_through(e: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """q in value; the gradient at q reaches e unchanged (Bengio et al., 2013)."""
+    return _StraightThrough.apply(e, q.detach())
+
+
+def sq_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """‖a − b‖² summed over each sample's latent entries, averaged over the batch.
+
+    Quantizer loss terms reduce like the library's likelihoods and the VAE's KL term: a sum
+    per sample (nats-scale), so a weight keeps its meaning against a Bernoulli or Gaussian
+    reconstruction whatever the latent size.
+    """
+    return (a - b).pow(2).reshape(a.shape[0], -1).sum(1).mean()
+
+
+NEVER = -(2**62)
+"""``last_used`` of a code no training sample has picked yet."""
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum t in place over torchrun processes (a no-op in one process)."""
+    if world_size() > 1:
+        dist.all_reduce(t)
+    return t
+
+
+def broadcast(t: torch.Tensor) -> torch.Tensor:
+    """Overwrite t in place with rank 0's copy (a no-op in one process)."""
+    if world_size() > 1:
+        dist.broadcast(t, 0)
+    return t
 
 
 class CodeTracker(nn.Module):
@@ -57,7 +109,7 @@ class CodeTracker(nn.Module):
         self.window = window
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.int64))
         self.register_buffer(
-            "last_used", torch.full((n_books, codebook_size), -1, dtype=torch.int64)
+            "last_used", torch.full((n_books, codebook_size), NEVER, dtype=torch.int64)
         )
         self.register_buffer("last_reset", torch.zeros((n_books, codebook_size), dtype=torch.int64))
         self.register_buffer("frequencies", torch.zeros((n_positions, codebook_size)))
@@ -75,12 +127,11 @@ class CodeTracker(nn.Module):
         return position_counts.view(self.n_books, -1, self.codebook_size).sum(1)
 
     @torch.no_grad()
-    def update(self, codes: torch.Tensor, position_counts: torch.Tensor) -> None:
-        """Record a training batch of codes (B, P)."""
-        n = codes.shape[0]
+    def update(self, position_counts: torch.Tensor, n: int) -> None:
+        """Record a training batch of n samples by its per-position code counts (P, K)."""
         self.samples_seen += n
         used = self.book_counts(position_counts) > 0
-        self.last_used.copy_(torch.where(used, self.samples_seen, self.last_used))
+        self.last_used.masked_fill_(used, self.samples_seen)
         self.frequencies.mul_(0.5 ** (n / self.window)).add_(position_counts)
 
     def dead(self) -> torch.Tensor:
@@ -95,9 +146,8 @@ class CodeTracker(nn.Module):
     @torch.no_grad()
     def stats(self, position_counts: torch.Tensor) -> dict[str, torch.Tensor]:
         book = self.book_counts(position_counts).float()
-        p = book / book.sum(1, keepdim=True).clamp_min(1.0)
-        entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(1)
-        recent = (self.last_used >= 0) & (self.samples_seen - self.last_used < self.window)
+        entropy = torch.special.entr(book / book.sum(1, keepdim=True).clamp_min(1.0)).sum(1)
+        recent = (self.samples_seen - self.last_used) < self.window
         return {
             "codebook_usage": recent.float().mean(),
             "perplexity": torch.exp(entropy).mean(),
@@ -121,6 +171,21 @@ class CodeTracker(nn.Module):
         return torch.multinomial(probs, n, replacement=True, generator=generator).T.contiguous()
 
 
+class Quantized(NamedTuple):
+    """What a quantizer's ``quantize`` returns to the shared forward pass."""
+
+    codes: torch.Tensor
+    """Integer codes (B, P)."""
+    z: torch.Tensor
+    """The latent (B, latent_dim): the codes' values, with the quantizer's gradient."""
+    losses: dict[str, torch.Tensor]
+    """Weighted loss terms."""
+    quant_error: torch.Tensor
+    """Mean squared distance between the continuous input and its quantized value."""
+    state: Any = None
+    """Whatever the quantizer's own ``update_codebook`` needs from this pass."""
+
+
 class QuantizedBottleneck(Bottleneck):
     """Base of every quantizer: z is a function of ``P`` integer codes in ``[0, K)``.
 
@@ -142,25 +207,30 @@ class QuantizedBottleneck(Bottleneck):
         """How many values each code can take."""
         return self.tracker.codebook_size
 
-    def quantize(
-        self, h: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
-        """(codes, z, losses, quant_error) for encoder outputs ``h``; training-time updates
-        of the codebook happen here."""
+    def quantize(self, h: torch.Tensor) -> Quantized:
+        """Codes and latent for encoder outputs ``h``; training-time codebook updates happen
+        here."""
         raise NotImplementedError
 
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
         """Latents (B, latent_dim) for valid codes (B, P); the eval-mode forward's z."""
         raise NotImplementedError
 
+    def update_codebook(self, out: Quantized, counts: torch.Tensor) -> None:
+        """Training-time codebook update after a batch (counts summed over processes)."""
+
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
-        codes, z, losses, quant_error = self.quantize(h)
-        counts = self.tracker.position_counts(codes)
+        out = self.quantize(h)
+        counts = self.tracker.position_counts(out.codes)
         if self.training:
-            self.tracker.update(codes, counts)
+            # Under torchrun every process sees the global batch's counts, so usage clocks,
+            # restarts and EMA statistics stay identical across processes.
+            all_reduce_sum(counts)
+            self.tracker.update(counts, len(h) * world_size())
+            self.update_codebook(out, counts)
         stats = self.tracker.stats(counts)
-        stats["quant_error"] = quant_error.detach()
-        return BottleneckOutput(z=z, losses=losses, codes=codes, stats=stats)
+        stats["quant_error"] = out.quant_error.detach()
+        return BottleneckOutput(z=out.z, losses=out.losses, codes=out.codes, stats=stats)
 
     def check_codes(self, codes) -> torch.Tensor:
         """Codes as an int64 tensor (B, P), or an AutoencodingError saying what is wrong."""
@@ -188,7 +258,7 @@ class QuantizedBottleneck(Bottleneck):
         return codes.to(device=self.tracker.offsets.device, dtype=torch.int64)
 
     def decode_codes(self, codes) -> torch.Tensor:
-        """Latents (n, latent_dim) for integer codes (n, P); the inverse of ``encode(codes=True)``."""
+        """Latents (n, latent_dim) for integer codes (n, P): the inverse of encode(codes=True)."""
         return self.lookup(self.check_codes(codes))
 
     def sample_prior(

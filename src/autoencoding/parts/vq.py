@@ -15,11 +15,20 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..config import require
 from ..errors import AutoencodingError
 from .base import BOTTLENECKS
-from .quantization import CodeTracker, QuantizedBottleneck
+from .quantization import (
+    CodeTracker,
+    Quantized,
+    QuantizedBottleneck,
+    all_reduce_sum,
+    broadcast,
+    sq_distance,
+    straight_through,
+)
 
 
 @dataclass
@@ -52,9 +61,12 @@ class VQConfig:
     """Lloyd iterations of the k-means initialisation."""
     restarts: bool = True
     """Re-seed dead codes from random vectors of the current batch."""
-    dead_after: int = 2048
+    dead_after: int = 1024
     """Window, in training samples (rows): a code unused for this long is dead (restarted when
     restarts is on, counted in dead_codes); codebook_usage counts codes used within it."""
+    affine: bool = True
+    """Pass quantized vectors through a learned affine map (dim → dim, shared by every vector
+    and code, identity at start) before the decoder; codes stay in the encoder's space."""
     prior: Literal["empirical", "uniform"] = "empirical"
     """Code distribution for sampling: decayed empirical frequencies per position, or uniform."""
 
@@ -74,24 +86,46 @@ class VQConfig:
         )
 
 
-def rotate_to(e: torch.Tensor, q: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """λ·R·e with R the rotation taking e's direction to q's and λ = ‖q‖/‖e‖, both held constant.
+class _RotationTrick(torch.autograd.Function):
+    """Forward: q exactly. Backward: the gradient at q, rotated and rescaled onto e.
 
-    The value equals q; the gradient reaching e is λ·Rᵀ·∇_q (Fifty et al., eq. 3–4). With
-    û = e/‖e‖, q̂ = q/‖q‖ and r = (û + q̂)/‖û + q̂‖ (all detached),
-    R·e = e − 2(r·e)·r + 2(û·e)·q̂ — a Householder reflection and one rank-one term, never a
-    d×d matrix. Why: straight-through hands e the gradient at q unchanged, so every e in a
-    code's Voronoi cell gets the same push; rotating it preserves the angle between e and
-    its gradient, so vectors inside a cell move apart or together depending on where they
-    sit, which the paper shows raises codebook usage and lowers quantization error.
+    With û = e/‖e‖, q̂ = q/‖q‖, r = (û + q̂)/‖û + q̂‖ and λ = ‖q‖/‖e‖, the rotation taking û
+    to q̂ is R = I − 2rrᵀ + 2q̂ûᵀ (a Householder reflection plus one rank-one term), and
+    q = λ·R·e. Treating λ and R as constants (Fifty et al., eq. 3–4), the gradient reaching e
+    is λ·Rᵀ·g = λ·(g − 2(r·g)·r + 2(q̂·g)·û) — no d×d matrix is ever formed.
     """
-    e_norm = e.norm(dim=-1, keepdim=True).clamp_min(eps)
-    q_norm = q.norm(dim=-1, keepdim=True).clamp_min(eps)
-    u = (e / e_norm).detach()
-    q_hat = (q / q_norm).detach()
-    r = F.normalize(u + q_hat, dim=-1, eps=eps)
-    rotated = e - 2 * (e * r).sum(-1, keepdim=True) * r + 2 * (e * u).sum(-1, keepdim=True) * q_hat
-    return rotated * (q_norm / e_norm).detach()
+
+    @staticmethod
+    def forward(ctx, e: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        e_norm = e.norm(dim=-1, keepdim=True).clamp_min(EPS)
+        q_norm = q.norm(dim=-1, keepdim=True).clamp_min(EPS)
+        u, q_hat = e / e_norm, q / q_norm
+        r = F.normalize(u + q_hat, dim=-1, eps=EPS)
+        ctx.save_for_backward(u, q_hat, r, q_norm / e_norm)
+        return q.clone()
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        u, q_hat, r, scale = ctx.saved_tensors
+        dot = torch.stack([(g * r).sum(-1), (g * q_hat).sum(-1)], -1)
+        rotated = g - 2 * dot[..., :1] * r + 2 * dot[..., 1:] * u
+        return scale * rotated, None
+
+
+def rotation_trick(e: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """q in value; the encoder output e receives λ·Rᵀ·∇_q (see :class:`_RotationTrick`).
+
+    Why: straight-through hands every e in a code's Voronoi cell the same gradient, the one
+    at q. Rotating it instead preserves the angle between e and its gradient, so vectors in
+    one cell are pushed apart or together depending on where they sit relative to the code;
+    Fifty et al. show this raises codebook usage and lowers quantization and reconstruction
+    error.
+    """
+    return _RotationTrick.apply(e, q.detach())
+
+
+GRADIENTS = {"rotation": rotation_trick, "straight_through": straight_through}
+EPS = 1e-8
 
 
 @BOTTLENECKS.register("vq")
@@ -108,8 +142,10 @@ class VectorQuantizer(QuantizedBottleneck):
     way — by the codebook loss, or (default, faster and steadier) as an exponential moving
     average of the encoder vectors assigned to each code, with Laplace smoothing so rarely
     used codes do not divide by zero. The commitment loss stops encoder outputs from drifting
-    away from the codes faster than the codes can follow. Both terms are means over latent
-    entries (as in the reference implementations).
+    away from the codes faster than the codes can follow. Both terms are summed over a
+    sample's latent entries and averaged over the batch, like the likelihoods and the VAE's
+    KL (reference implementations average over entries instead: with a 64-dim latent their
+    β = 0.25 is our 0.25/64). The ``quant_error`` statistic is per latent entry.
 
     Why the defaults: codes that no vector picks never move, and the loss-based update of the
     paper leaves most codes unused on small data. k-means on the first batch puts codes where
@@ -143,7 +179,9 @@ class VectorQuantizer(QuantizedBottleneck):
         g, k = cfg.n_codebooks, cfg.codebook_size
         self.prior = cfg.prior
         self.tracker = CodeTracker(self.n_vectors, g, k, cfg.dead_after)
-        codebook = torch.randn(g, k, dim)
+        # Until k-means replaces it (or for good without kmeans_init): the reference init,
+        # uniform in ±1/K, so codes start near the origin where fresh encoders put vectors.
+        codebook = torch.empty(g, k, dim).uniform_(-1.0 / k, 1.0 / k)
         if cfg.update == "ema":
             self.register_buffer("codebook", codebook)
             self.register_buffer("ema_count", torch.ones(g, k))
@@ -151,10 +189,14 @@ class VectorQuantizer(QuantizedBottleneck):
         else:
             self.codebook = torch.nn.Parameter(codebook)
         self.register_buffer("initialized", torch.tensor(not cfg.kmeans_init))
+        self.affine = None
+        if cfg.affine:
+            self.affine = nn.Linear(dim, dim)
         book_of_vector = torch.arange(self.n_vectors) // (self.n_vectors // g)
         self.register_buffer("code_offsets", book_of_vector * k, persistent=False)
+        self.register_buffer("book_offsets", torch.arange(g).unsqueeze(1) * k, persistent=False)
 
-    # -- shapes: vectors of a batch grouped by codebook -----------------------------------
+    # -- shapes: the vectors of a batch grouped by codebook -------------------------------
     def _by_book(self, e: torch.Tensor) -> torch.Tensor:
         """(B, n, d) → (G, B·n/G, d): the vectors each codebook quantizes."""
         g = self.cfg.n_codebooks
@@ -166,98 +208,125 @@ class VectorQuantizer(QuantizedBottleneck):
 
     def codewords(self) -> torch.Tensor:
         """The codebook as used for lookup, (G, K, d): l2-normalised for cosine distance."""
-        if self.cfg.distance == "cosine":
-            return F.normalize(self.codebook, dim=-1)
-        return self.codebook
+        return self._normalize_if_cosine(self.codebook)
+
+    def _normalize_if_cosine(self, c: torch.Tensor) -> torch.Tensor:
+        return F.normalize(c, dim=-1) if self.cfg.distance == "cosine" else c
 
     def _lookup_with(self, codewords: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         flat = codewords.reshape(-1, self.dim)
         return F.embedding(codes + self.code_offsets, flat)  # (B, n, d)
 
+    def _to_latent(self, q: torch.Tensor) -> torch.Tensor:
+        """Quantized vectors (B, n, d) → the decoder's latent (B, n·d)."""
+        if self.affine is not None:
+            q = self.affine(q)
+        return q.reshape(q.shape[0], -1)
+
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
-        return self._lookup_with(self.codewords(), codes).reshape(codes.shape[0], -1)
+        return self._to_latent(self._lookup_with(self.codewords(), codes))
 
     @staticmethod
-    def _nearest(x: torch.Tensor, codewords: torch.Tensor) -> torch.Tensor:
-        """Index of the nearest code for each vector: x (G, N, d), codewords (G, K, d) → (G, N)."""
-        # ‖x‖² is the same for every code, so argmin ‖c‖² − 2x·c is the nearest code.
-        d = torch.baddbmm(
-            codewords.pow(2).sum(-1).unsqueeze(1), x, codewords.transpose(1, 2), alpha=-2.0
-        )
-        return d.argmin(-1)
+    def _nearest(x: torch.Tensor, codewords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Nearest code for each vector and its squared distance: x (G, N, d), codewords
+        (G, K, d) → indices (G, N), distances (G, N)."""
+        # ‖x‖² is the same for every code, so argmin ‖c‖² − 2x·c is the nearest code
+        # (and min().indices is about twice as fast as argmin() on CPU).
+        c2 = codewords.pow(2).sum(-1).unsqueeze(1)
+        gap, idx = torch.baddbmm(c2, x, codewords.transpose(1, 2), alpha=-2.0).min(-1)
+        return idx, gap + x.pow(2).sum(-1)
 
     # -- codebook maintenance (training only) ---------------------------------------------
-    def _normalize_if_cosine(self, c: torch.Tensor) -> torch.Tensor:
-        return F.normalize(c, dim=-1) if self.cfg.distance == "cosine" else c
-
     def _set_codes(self, mask: torch.Tensor, values: torch.Tensor, counts: torch.Tensor) -> None:
-        """Replace the codes in mask (G, K) with values (G, K, d), as if each had been the mean
-        of ``counts`` assigned vectors (so EMA statistics agree with the new codes)."""
+        """Replace the codes in mask (G, K) with values (G, K, d), as if each were the mean of
+        ``counts`` assigned vectors (so the EMA statistics agree with the new codes); the
+        result is rank 0's under torchrun, so every process keeps the same codebook."""
         m = mask.unsqueeze(-1)
         self.codebook.copy_(torch.where(m, values, self.codebook))
+        broadcast(self.codebook)
         if self.cfg.update == "ema":
             self.ema_count.copy_(torch.where(mask, counts, self.ema_count))
-            self.ema_sum.copy_(torch.where(m, values * counts.unsqueeze(-1), self.ema_sum))
+            self.ema_sum.copy_(torch.where(m, self.codebook * counts.unsqueeze(-1), self.ema_sum))
+            broadcast(self.ema_count)
+            broadcast(self.ema_sum)
         self.tracker.mark_reset(mask)
+
+    def _kmeans_plus_plus(self, x: torch.Tensor) -> torch.Tensor:
+        """k-means++ seeds (G, K, d) from x (G, N, d): each next seed drawn with probability
+        ∝ squared distance to the nearest seed so far, so no cluster is left without one.
+        With fewer vectors than codes the surplus seeds duplicate vectors; no vector picks a
+        duplicate, so dead-code restarts re-seed them once more data has been seen."""
+        g, n, d = x.shape
+        pick = torch.randint(n, (g, 1), device=x.device)
+        seeds = [torch.gather(x, 1, pick.unsqueeze(-1).expand(-1, -1, d))]
+        d2 = (x - seeds[0]).pow(2).sum(-1)
+        for _ in range(1, self.cfg.codebook_size):
+            pick = torch.multinomial(d2 + 1e-20, 1)  # (tiny floor: all-zero rows stay valid)
+            seeds.append(torch.gather(x, 1, pick.unsqueeze(-1).expand(-1, -1, d)))
+            d2 = torch.minimum(d2, (x - seeds[-1]).pow(2).sum(-1))
+        return torch.cat(seeds, 1)
 
     @torch.no_grad()
     def _kmeans_init(self, x: torch.Tensor) -> None:
-        """Lloyd's k-means per codebook on x (G, N, d); codes start at the centroids."""
+        """k-means per codebook on x (G, N, d) (k-means++ seeds, then Lloyd iterations);
+        codes start at the centroids."""
         g, n, _ = x.shape
         k = self.cfg.codebook_size
-        # Sampling with replacement when a batch has fewer vectors than codes leaves
-        # duplicates; no vector picks them, so dead-code restarts re-seed them later.
-        pick = (
-            torch.randperm(n, device=x.device)[:k]
-            if n >= k
-            else torch.randint(n, (k,), device=x.device)
-        )
-        centroids = x[:, pick]
-        counts = torch.zeros(g, k, device=x.device, dtype=x.dtype)
-        offsets = (torch.arange(g, device=x.device) * k).unsqueeze(1)
-        for _ in range(max(1, self.cfg.kmeans_iters)):
-            idx = self._nearest(x, centroids) + offsets  # (G, N) into the flat (G·K) codes
-            counts = torch.bincount(idx.reshape(-1), minlength=g * k).view(g, k).to(x.dtype)
+        centroids = self._kmeans_plus_plus(x)
+        counts = torch.ones(g, k, device=x.device, dtype=x.dtype)
+        for _ in range(self.cfg.kmeans_iters):
+            idx = (self._nearest(x, centroids)[0] + self.book_offsets).reshape(-1)
+            counts = torch.bincount(idx, minlength=g * k).view(g, k).to(x.dtype)
             sums = torch.zeros(g * k, self.dim, device=x.device, dtype=x.dtype)
-            sums.index_add_(0, idx.reshape(-1), x.reshape(-1, self.dim))
-            means = sums.view(g, k, -1) / counts.clamp_min(1).unsqueeze(-1)
-            centroids = torch.where(
-                counts.unsqueeze(-1) > 0, self._normalize_if_cosine(means), centroids
-            )
+            sums.index_add_(0, idx, x.reshape(-1, self.dim))
+            means = self._normalize_if_cosine(sums.view(g, k, -1) / counts.clamp_min(1)[..., None])
+            centroids = torch.where(counts.unsqueeze(-1) > 0, means, centroids)
         everything = torch.ones(g, k, dtype=torch.bool, device=x.device)
         self._set_codes(everything, centroids, counts.clamp_min(1))
         self.initialized.fill_(True)
 
     @torch.no_grad()
     def _restart_dead(self, x: torch.Tensor) -> None:
-        """Move every dead code onto a random vector of this batch, x (G, N, d).
+        """Move every dead code onto a vector of this batch, x (G, N, d), drawn with
+        probability ∝ its squared distance to its nearest code.
 
-        Written without data-dependent shapes (a candidate is drawn for every code and
-        kept only where the code is dead), so it never synchronises with an accelerator.
+        Why not uniformly: a restarted code is most useful where the codebook serves the
+        data worst, so — as in k-means++ seeding — far-from-any-code vectors are favoured.
         """
+        dead = self.tracker.dead()
+        if not dead.any():
+            return
         g, n, d = x.shape
-        pick = torch.randint(n, (g, self.cfg.codebook_size), device=x.device)
+        _, dist = self._nearest(x, self.codewords())
+        pick = torch.multinomial(dist.clamp_min(0) + 1e-20, self.cfg.codebook_size, True)
         candidates = torch.gather(x, 1, pick.unsqueeze(-1).expand(-1, -1, d))
-        ones = torch.ones(g, self.cfg.codebook_size, device=x.device, dtype=x.dtype)
-        self._set_codes(self.tracker.dead(), candidates, ones)
+        self._set_codes(dead, candidates, torch.ones_like(dead, dtype=x.dtype))
 
     @torch.no_grad()
-    def _ema_update(self, x: torch.Tensor, idx: torch.Tensor) -> None:
-        """Codes ← EMA of the vectors assigned to them: x (G, N, d), idx (G, N)."""
+    def update_codebook(self, out: Quantized, counts: torch.Tensor) -> None:
+        """EMA update: every code moves toward the mean of the vectors assigned to it.
+
+        N ← γN + (1−γ)n,  m ← γm + (1−γ)Σx,  code = m / N̂ with N̂ the Laplace-smoothed counts
+        (N + ε)/(ΣN + Kε)·ΣN, so a code nobody picks keeps a finite value. Counts and sums
+        are summed over processes under torchrun.
+        """
+        if self.cfg.update != "ema":
+            return
+        x, idx = out.state
         g, k, decay = self.cfg.n_codebooks, self.cfg.codebook_size, self.cfg.ema_decay
-        flat = (idx + (torch.arange(g, device=x.device) * k).unsqueeze(1)).reshape(-1)
-        counts = torch.bincount(flat, minlength=g * k).view(g, k).to(x.dtype)
+        flat = (idx + self.book_offsets).reshape(-1)
         sums = torch.zeros(g * k, self.dim, device=x.device, dtype=x.dtype)
         sums.index_add_(0, flat, x.reshape(-1, self.dim))
-        self.ema_count.mul_(decay).add_(counts, alpha=1 - decay)
+        all_reduce_sum(sums)
+        self.ema_count.mul_(decay).add_(self.tracker.book_counts(counts), alpha=1 - decay)
         self.ema_sum.mul_(decay).add_(sums.view(g, k, -1), alpha=1 - decay)
         total = self.ema_count.sum(1, keepdim=True)
         eps = self.cfg.ema_epsilon
-        smoothed = (self.ema_count + eps) / (total + k * eps) * total
-        self.codebook.copy_(self.ema_sum / smoothed.unsqueeze(-1))
+        smoothed = (self.ema_count + eps) * (total / (total + k * eps))
+        torch.div(self.ema_sum, smoothed.unsqueeze(-1), out=self.codebook)
 
     # -- the forward pass -----------------------------------------------------------------
-    def quantize(self, h: torch.Tensor):
+    def quantize(self, h: torch.Tensor) -> Quantized:
         batch = h.shape[0]
         e = h.view(batch, self.n_vectors, self.dim)
         if self.cfg.distance == "cosine":
@@ -270,20 +339,13 @@ class VectorQuantizer(QuantizedBottleneck):
                 self._restart_dead(x)
         codewords = self.codewords()
         with torch.no_grad():
-            idx = self._nearest(x, codewords.detach())
+            idx = self._nearest(x, codewords.detach())[0]
         codes = self._from_book(idx, batch)
         q = self._lookup_with(codewords, codes)
-        commitment = (e - q.detach()).pow(2).mean()
+        commitment = sq_distance(e, q.detach())
         losses = {"commitment": self.cfg.commitment * commitment}
         if self.cfg.update == "loss":
-            losses["codebook"] = (e.detach() - q).pow(2).mean()
-        if self.training:
-            if self.cfg.update == "ema":
-                self._ema_update(x, idx)
-            if self.cfg.gradient == "rotation":
-                z = rotate_to(e, q.detach())
-            else:
-                z = e + (q - e).detach()
-        else:
-            z = q
-        return codes, z.reshape(batch, -1), losses, commitment
+            losses["codebook"] = sq_distance(e.detach(), q)
+        quant_error = commitment.detach() / self.latent_dim
+        z = GRADIENTS[self.cfg.gradient](e, q) if self.training else q
+        return Quantized(codes, self._to_latent(z), losses, quant_error, state=(x, idx))
