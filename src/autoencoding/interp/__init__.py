@@ -5,6 +5,7 @@ from .cache import cache_activations
 from .corpus import builtin_corpus, read_texts
 from .metrics import matched_cosine, mmcs
 from .models import hook_points, load_model, run_with_hooks
+from .splice import patch, spliced_metrics, steer
 from .store import ActivationStore, StoreBatches, StoreWriter, store_from_array
 from .toy import ToySuperposition
 from .train import evaluate_sae, train_sae
@@ -22,7 +23,10 @@ __all__ = [
     "matched_cosine",
     "mmcs",
     "read_texts",
+    "patch",
     "run_with_hooks",
+    "spliced_metrics",
+    "steer",
     "store_from_array",
     "train_sae",
 ]

@@ -63,7 +63,8 @@ def train_sae(
     latents = latents or 8 * d
     over: dict[str, Any] = {"latent_dim": latents, **(model or {})}
     if k is not None:
-        over["bottleneck"] = {"name": rec.model["bottleneck"]["name"], "k": k}
+        bn = dict(over.get("bottleneck") or {"name": rec.model["bottleneck"]["name"]})
+        over["bottleneck"] = {**bn, "k": k}
     mcfg = resolve(recipe, [d], overrides=over)
     tr = {**rec.train, **(train or {})}
     tr["seed"] = seed
