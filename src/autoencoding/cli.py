@@ -25,7 +25,9 @@ from typing import Any  # noqa: E402
 from .errors import AutoencodingError, TrainingDiverged  # noqa: E402
 
 # Commands contributed by other modules: (module, function adding a subparser).
-EXTRA_COMMANDS: list[tuple[str, str]] = []
+EXTRA_COMMANDS: list[tuple[str, str]] = [
+    (".interp.cli", "add_sae_parser"),
+]
 
 
 def _set_threads(spec: str, work: int) -> None:
