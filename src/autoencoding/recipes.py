@@ -165,3 +165,5 @@ add_recipe(
 from . import recipes_discrete  # noqa: E402, F401  (vqvae, fsq, qlae)
 
 from . import recipes_sae  # noqa: E402, F401  (sae-topk, sae-batchtopk, sae-relu, ...)
+
+from . import recipes_tabular  # noqa: E402, F401  (remasker)
