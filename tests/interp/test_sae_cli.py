@@ -167,3 +167,106 @@ def test_cli_errors_are_clear(tmp_path, tiny_model_dir):
     other = ae.interp.store_from_array(np.ones((20, 5), np.float32), tmp_path / "other")
     with pytest.raises(ae.AutoencodingError, match="holds 5-dimensional activations but"):
         run(["sae", "evaluate", str(tmp_path / "r"), str(other.path)])
+
+
+def test_feature_browser(tmp_path, tiny_model_dir):
+    import torch
+
+    from autoencoding.interp.features import top_activations, write_feature_browser
+    from autoencoding.interp.store import ActivationStore
+    from autoencoding.interp.train import train_sae
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n\n".join(f"the cat sat on mat {i} while dogs ran" for i in range(60)))
+    acts = tmp_path / "acts"
+    run(
+        [
+            "sae",
+            "cache",
+            "--model",
+            str(tiny_model_dir),
+            "--hooks",
+            "blocks.1.resid_post",
+            "--text",
+            str(corpus),
+            "--out",
+            str(acts),
+            "--window",
+            "20",
+            "--dtype",
+            "float32",
+        ]
+    )
+    store = ActivationStore.open(acts / "blocks.1.resid_post")
+    sae = train_sae(
+        store,
+        "sae-topk",
+        latents=32,
+        k=3,
+        train={"epochs": 2, "batch_size": 100, "progress": False},
+    )
+    vals, rows, counts = top_activations(sae.module, store, top=5)
+    assert vals.shape == (5, 32) and int(counts.sum()) == pytest.approx(
+        3 * len(store), abs=len(store)
+    )
+    x = torch.from_numpy(store.read())
+    z = sae.module.encode(x)
+    i = int(counts.argmax())
+    assert vals[0, i] == pytest.approx(float(z[:, i].max()), rel=1e-4)
+    assert int(rows[0, i]) == int(z[:, i].argmax())
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_model_dir)
+    lm = transformers.AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    out = write_feature_browser(
+        sae.module,
+        store,
+        tmp_path / "browser",
+        tokenizer=tok,
+        unembedding=lm.get_output_embeddings().weight,
+        latents=[i, 0],
+    )
+    index = (out / "index.html").read_text()
+    assert f"features/{i}.html" in index and "features/5.html" not in index
+    page = (out / "features" / f"{i}.html").read_text()
+    assert "<mark>" in page and "promotes:" in page and "density" in page
+
+
+def test_features_command(tmp_path, tiny_model_dir):
+    emb = tmp_path / "emb.npy"
+    np.save(emb, np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32))
+    assert (
+        run(
+            [
+                "sae",
+                "train",
+                str(emb),
+                "--latents",
+                "32",
+                "--k",
+                "3",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "100",
+                "--out",
+                str(tmp_path / "r"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        run(
+            [
+                "sae",
+                "features",
+                str(tmp_path / "r"),
+                str(tmp_path / "r" / "store"),
+                "--out",
+                str(tmp_path / "b"),
+                "--latents",
+                "0,1",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "b" / "features" / "1.html").exists()

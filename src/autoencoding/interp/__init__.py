@@ -3,6 +3,7 @@ analysis. The transformer parts need the ``interp`` extra (Hugging Face ``transf
 
 from .cache import cache_activations
 from .corpus import builtin_corpus, read_texts
+from .features import write_feature_browser
 from .metrics import matched_cosine, mmcs
 from .models import hook_points, load_model, run_with_hooks
 from .splice import patch, spliced_metrics, steer
@@ -29,4 +30,5 @@ __all__ = [
     "steer",
     "store_from_array",
     "train_sae",
+    "write_feature_browser",
 ]

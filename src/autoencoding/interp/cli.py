@@ -1,10 +1,11 @@
-"""``autoencoding sae cache | train | evaluate``: sparse autoencoders on transformer activations.
+"""``autoencoding sae cache | train | evaluate | features``: SAEs on transformer activations.
 
 One process::
 
     autoencoding sae cache --model minilm --hooks blocks.2.resid_post --out acts
     autoencoding sae train acts/blocks.2.resid_post --recipe sae-topk --k 32 --out runs/sae
     autoencoding sae evaluate runs/sae acts/blocks.2.resid_post
+    autoencoding sae features runs/sae acts/blocks.2.resid_post --model minilm --out browser
 
 Two CPU processes (DDP; each reads half of every global batch)::
 
@@ -29,7 +30,9 @@ def add_sae_parser(subparsers) -> argparse.ArgumentParser:
         help="sparse autoencoders on transformer activations",
         description="Cache activations, train and evaluate sparse autoencoders.",
     )
-    sub = p.add_subparsers(dest="sae_command", metavar="{cache,train,evaluate}", required=True)
+    sub = p.add_subparsers(
+        dest="sae_command", metavar="{cache,train,evaluate,features}", required=True
+    )
 
     c = sub.add_parser(
         "cache",
@@ -86,6 +89,20 @@ def add_sae_parser(subparsers) -> argparse.ArgumentParser:
     e.add_argument("run", help="SAE run / model folder")
     e.add_argument("store", help="activation store folder")
     e.set_defaults(func=cmd_evaluate)
+
+    f = sub.add_parser(
+        "features",
+        help="write a static HTML feature browser",
+        description="Top-activating contexts, density and promoted tokens of every latent, "
+        "as offline HTML (index.html + one page per latent).",
+    )
+    f.add_argument("run", help="SAE run / model folder")
+    f.add_argument("store", help="activation store folder (with token ids)")
+    f.add_argument("--model", default=None, help="host model folder or alias, for tokens")
+    f.add_argument("--out", required=True, help="output folder")
+    f.add_argument("--top", type=int, default=10, help="contexts per latent")
+    f.add_argument("--latents", default=None, help="comma-separated latents (default: all)")
+    f.set_defaults(func=cmd_features)
     return p
 
 
@@ -169,4 +186,25 @@ def cmd_evaluate(args, parser=None) -> int:
             f"{args.run} expects {model.module.n_features}"
         )
     print(json.dumps(evaluate_sae(model.module, store)))
+    return 0
+
+
+def cmd_features(args, parser=None) -> int:
+    from .. import load
+    from .features import write_feature_browser
+
+    model = load(args.run)
+    store = _store(args.store)
+    tokenizer = unembedding = None
+    if args.model is not None:
+        from .models import load_model
+
+        host, tokenizer = load_model(args.model)
+        emb = host.get_output_embeddings() if hasattr(host, "get_output_embeddings") else None
+        unembedding = emb.weight if emb is not None else None
+    latents = [int(i) for i in args.latents.split(",")] if args.latents else None
+    out = write_feature_browser(
+        model.module, store, args.out, tokenizer, unembedding, top=args.top, latents=latents
+    )
+    print(f"wrote {out / 'index.html'}")
     return 0
