@@ -6,6 +6,7 @@ from .corpus import builtin_corpus, read_texts
 from .features import write_feature_browser
 from .metrics import matched_cosine, mmcs
 from .models import hook_points, load_model, run_with_hooks
+from .multi import SAEGroup, ZippedBatches
 from .splice import patch, spliced_metrics, steer
 from .store import ActivationStore, StoreBatches, StoreWriter, store_from_array
 from .toy import ToySuperposition
@@ -13,9 +14,11 @@ from .train import evaluate_sae, train_sae
 
 __all__ = [
     "ActivationStore",
+    "SAEGroup",
     "StoreBatches",
     "StoreWriter",
     "ToySuperposition",
+    "ZippedBatches",
     "builtin_corpus",
     "evaluate_sae",
     "cache_activations",
