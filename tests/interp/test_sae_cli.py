@@ -103,6 +103,7 @@ def test_cache_train_evaluate(tmp_path, tiny_model_dir, capsys):
 
 
 def test_cli_errors_are_clear(tmp_path, tiny_model_dir):
+    (tmp_path / "t.txt").write_text("a few words of text")
     with pytest.raises(ae.AutoencodingError, match="valid hook points: blocks.0.resid_pre"):
         run(
             [
@@ -113,7 +114,7 @@ def test_cli_errors_are_clear(tmp_path, tiny_model_dir):
                 "--hooks",
                 "blocks.5.mlp_out",
                 "--text",
-                "builtin",
+                str(tmp_path / "t.txt"),
                 "--out",
                 str(tmp_path / "a"),
                 "--max-tokens",
