@@ -26,6 +26,8 @@ from .errors import AutoencodingError, TrainingDiverged  # noqa: E402
 
 # Commands contributed by other modules: (module, function adding a subparser).
 EXTRA_COMMANDS: list[tuple[str, str]] = [
+    (".estimators.cli_commands", "add_detect_parser"),
+    (".estimators.cli_commands", "add_impute_parser"),
     (".interp.cli", "add_sae_parser"),
 ]
 
