@@ -325,3 +325,20 @@ def test_bfloat16_encoder_product_keeps_float32_values_and_gradients():
     (gw_low,) = torch.autograd.grad(low.sum(), w)
     (gw,) = torch.autograd.grad(sparse_grad_affine(x, w, b).sum(), w)
     torch.testing.assert_close(gw_low, gw)  # the backward runs in float32
+
+
+def test_encoder_without_bias():
+    cfg = resolve(
+        "sae-topk",
+        [8],
+        overrides={
+            "latent_dim": 32,
+            "bottleneck": {"name": "topk", "k": 4},
+            "encoder": {"name": "sae", "encoder_bias": False},
+        },
+    )
+    m = Autoencoder(cfg)
+    m.init_from_data(data())
+    assert "encoder.bias" not in dict(m.named_parameters()) and "encoder.bias" in m.state_dict()
+    m(data(), step=0).loss.backward()
+    assert float(m.encoder.bias.abs().sum()) == 0.0

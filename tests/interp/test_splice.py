@@ -98,3 +98,29 @@ def test_steer_rejects_bad_features(lm, sae):
     with pytest.raises(ae.AutoencodingError, match="steer mode must be"):
         with steer(lm, HOOK, sae, {1: 1.0}, mode="boost"):
             pass
+
+
+def test_spliced_metrics_for_an_encoder():
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(
+        num_hidden_layers=2,
+        hidden_size=16,
+        num_attention_heads=2,
+        intermediate_size=32,
+        vocab_size=50,
+        max_position_embeddings=32,
+    )
+    bert = transformers.BertModel(cfg).eval()
+    ids = torch.randint(0, 50, (3, 10), generator=torch.Generator().manual_seed(2))
+    hook = "blocks.0.attn_out"
+    acts = run_with_hooks(bert, [hook], input_ids=ids)[hook].reshape(-1, 16)
+    over = {"latent_dim": 32, "bottleneck": {"name": "topk", "k": 8}}
+    m = Autoencoder(resolve("sae-topk", [16], overrides=over))
+    m.init_from_data(acts)
+    m.eval()
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    r = spliced_metrics(bert, m, hook, [batch])
+    assert set(r) == {"embedding_cosine"} and -1 <= r["embedding_cosine"] < 1
+    with patch(bert, hook, lambda h: h):
+        same = spliced_metrics(bert, m, hook, [batch])  # nested identity patch: still a splice
+    assert same["embedding_cosine"] == pytest.approx(r["embedding_cosine"])

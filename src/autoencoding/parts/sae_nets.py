@@ -62,6 +62,8 @@ class SAEConfig:
     """Precision of the encoder's forward product, the one dense L×d product per step:
     bfloat16 is several times faster on CPUs with AMX/AVX512-BF16 and on GPUs (values and
     gradients stay float32); auto = bfloat16 where the hardware runs it natively."""
+    encoder_bias: bool = True
+    """Learn the encoder bias b_enc (False: pre = W_enc(x − b_dec), as Gao et al.'s TopK)."""
     encoder_init_scale: float = 1.0
     """W_enc starts as this multiple of W_decᵀ (below 1 for ReLU-style SAEs, whose many
     initially active latents would otherwise overshoot the input)."""
@@ -82,7 +84,10 @@ class SAEEncoder(nn.Module):
         self.cfg = cfg
         d = math.prod(input_shape)
         self.weight = nn.Parameter(torch.empty(out_features, d))
-        self.bias = nn.Parameter(torch.zeros(out_features))
+        if cfg.encoder_bias:
+            self.bias = nn.Parameter(torch.zeros(out_features))
+        else:
+            self.register_buffer("bias", torch.zeros(out_features))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self._decoder: SAEDecoder | None = None
 
