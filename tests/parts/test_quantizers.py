@@ -80,6 +80,25 @@ def test_every_batch_logs_the_code_statistics(kind, digits01):
 
 
 @pytest.mark.parametrize("kind", list(QUANTIZERS))
+def test_dataset_metrics_count_codes_without_updating(kind, digits01):
+    torch.manual_seed(0)
+    m = model_for(QUANTIZERS[kind])
+    x = torch.from_numpy(digits01)
+    train_steps(m, x, steps=3)
+    state = {k: v.clone() for k, v in m.state_dict().items()}
+    with torch.no_grad():
+        got = m.bottleneck.dataset_metrics(m.encoder(x))
+    codes = m.encode(x, codes=True)
+    b = m.bottleneck
+    total = b.tracker.n_books * b.codebook_size
+    used = b.tracker.book_counts(b.tracker.position_counts(codes)) > 0
+    assert got["codebook_usage"] == pytest.approx(float(used.sum()) / total)
+    assert got["dead_codes"] == total - int(used.sum())
+    assert 1 <= got["perplexity"] <= b.codebook_size and got["quant_error"] >= 0
+    assert all(torch.equal(v, m.state_dict()[k]) for k, v in state.items())
+
+
+@pytest.mark.parametrize("kind", list(QUANTIZERS))
 def test_bad_codes_get_clear_errors(kind):
     torch.manual_seed(0)
     m = model_for(QUANTIZERS[kind])

@@ -232,6 +232,35 @@ class QuantizedBottleneck(Bottleneck):
         stats["quant_error"] = out.quant_error.detach()
         return BottleneckOutput(z=out.z, losses=out.losses, codes=out.codes, stats=stats)
 
+    @torch.no_grad()
+    def dataset_metrics(self, h: torch.Tensor) -> dict[str, float]:
+        """Code statistics of a whole dataset's encoder outputs ``h`` (eval mode), for
+        evaluation: ``codebook_usage`` (fraction of codes used by at least one sample),
+        ``perplexity`` (of the code histogram, averaged over codebooks), ``dead_codes``
+        (codes no sample uses) and ``quant_error`` (mean squared quantization error per
+        latent entry). Nothing is updated.
+        """
+        was = self.training
+        self.eval()
+        try:
+            counts, err, n = None, 0.0, 0
+            for hb in h.split(4096):
+                out = self.quantize(hb)
+                c = self.tracker.position_counts(out.codes)
+                counts = c if counts is None else counts + c
+                err += float(out.quant_error) * len(hb)
+                n += len(hb)
+        finally:
+            self.train(was)
+        book = self.tracker.book_counts(counts).double()
+        p = book / book.sum(1, keepdim=True).clamp_min(1.0)
+        return {
+            "codebook_usage": float((book > 0).double().mean()),
+            "perplexity": float(torch.exp(torch.special.entr(p).sum(1)).mean()),
+            "dead_codes": int((book == 0).sum()),
+            "quant_error": err / n,
+        }
+
     def check_codes(self, codes) -> torch.Tensor:
         """Codes as an int64 tensor (B, P), or an AutoencodingError saying what is wrong."""
         name = getattr(type(self), "registry_name", type(self).__name__)
