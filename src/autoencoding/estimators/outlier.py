@@ -23,7 +23,7 @@ Why each piece exists:
   variance of one small network (each member's scores are standardised on the training data
   before averaging).
 
-Defaults (measured with protocol AD in ``benchmarks/ad.py``) are documented on the class.
+The defaults (measured with protocol AD, ``benchmarks/ad.py``) are explained on the class.
 """
 
 from __future__ import annotations
@@ -72,33 +72,50 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     Fit on unlabelled, possibly contaminated rows; ``score_samples`` is high for inliers
     (scikit-learn's convention), ``decision_scores_`` holds the training rows' outlier scores
-    (high = outlier, PyOD's convention), and ``predict`` returns +1 for inliers and -1 for
-    outliers using the ``contamination`` quantile of the training scores as ``threshold_``.
+    (high = outlier, PyOD's convention), ``labels_`` their 0/1 labels, and ``predict`` returns
+    +1 for inliers and -1 for outliers using the ``contamination`` quantile of the training
+    scores as ``threshold_``.
+
+    The defaults were chosen with protocol AD (``benchmarks/ad.py``): three small networks
+    (one hidden layer of 2×features, at most 64; a 2-d code for up to 95 features), each
+    trained for only 20 epochs with the Gaussian likelihood, scored by the squared error
+    against the twice mean-shifted row. The short training is deliberate: on contaminated
+    data a longer-trained autoencoder learns to reconstruct the outliers as well (measured:
+    50 and 100 epochs lose 2-8 points of ROC-AUC). Mean-shift scoring with ``k =
+    contamination × n`` (within [5, 50]) neighbours lifted the worst table of the protocol
+    (digits, where the outliers form one compact class) from ~0.5 to ~0.9 ROC-AUC.
 
     Parameters
     ----------
     recipe : str, default="ae"
-        Any recipe name from ``autoencoding.RECIPES`` (``ae``, ``vae``, ``dae``, ...).
+        Any recipe name from ``autoencoding.RECIPES`` (``ae``, ``vae``, ``dae``, ...). The
+        reconstruction is always a Gaussian with a decoder-predicted variance per feature
+        (override with ``model={"reconstruction": ...}``).
     contamination : float, default=0.1
-        Expected fraction of outliers in the training data, in (0, 0.5]; sets ``threshold_``.
-    error : {"apre", "mse"}, default="apre"
-        ``apre``: the adjustable probabilistic reconstruction error (the decoder also
-        predicts a variance per feature); ``mse``: the squared error.
+        Expected fraction of outliers in the training data, in (0, 0.5]; sets ``threshold_``
+        and the automatic mean-shift neighbourhood.
+    error : {"mse", "apre"}, default="mse"
+        ``mse``: squared error between the predicted mean and the target; ``apre``: the
+        adjustable probabilistic reconstruction error α·Σ(t − μ)²/σ² + β·Σ log σ².
     alpha, beta : float, default=0.5, 2.0
-        APRE's weights of the variance-normalised error and of the log-variance (the paper's
-        recommended 0.5 and 2).
-    mean_shift : int or None, default=...
-        k: score against the mean of the k nearest training rows (mean-shift scoring);
-        None scores against the row itself.
-    mean_shift_steps : int, default=...
-        How many times the mean shift is repeated.
-    n_estimators : int, default=...
-        Models in the ensemble (different seeds).
+        APRE's weights (the reference implementation's defaults).
+    mean_shift : "auto", int or None, default="auto"
+        Score against the mean of the k nearest training rows instead of the row itself;
+        "auto" uses k = contamination × n_samples clipped to [5, 50]; None turns it off.
+    mean_shift_steps : int, default=2
+        How many times the mean shift is applied (each step averages the previous step's
+        shifted rows).
+    n_estimators : int, default=3
+        Models in the ensemble (seeds ``seed``, ``seed + 1``, ...).
     latent_dim : int or None, default=None
-        Size of the code; None picks from the number of features.
+        Size of the code; None = max(2, min(8, n_features // 32)).
     hidden : list of int or None, default=None
-        Hidden widths of the encoder (the decoder mirrors them); None picks from the data.
-    epochs, batch_size, lr : training length, batch size and learning rate.
+        Hidden widths of the encoder (the decoder mirrors them); None = [clip(2·features,
+        16, 64)].
+    epochs, batch_size, lr : int, int, float, default=20, 256, 4e-3
+        Training length, batch size and (peak) learning rate. Large batches with a higher
+        rate gave the same ROC-AUC as batches of 64 at 1e-3 (0.937 vs 0.943 mean on protocol
+        AD) in a quarter of the optimizer steps.
     model : dict or None
         Further model-config overrides (see ``autoencoding.resolve``).
     train : dict or None
@@ -123,8 +140,8 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         latent_dim: int | None = None,
         hidden: list[int] | None = None,
         epochs: int = 20,
-        batch_size: int = 64,
-        lr: float = 1e-3,
+        batch_size: int = 256,
+        lr: float = 4e-3,
         model: dict[str, Any] | None = None,
         train: dict[str, Any] | None = None,
         random_state: Any = None,
@@ -213,7 +230,12 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
             for i in range(self.n_estimators):
                 tcfg = train_config(
                     self.recipe,
-                    {"epochs": self.epochs, "batch_size": batch, "lr": self.lr},
+                    {
+                        "epochs": self.epochs,
+                        "batch_size": batch,
+                        "lr": self.lr,
+                        "schedule": "wsd",
+                    },
                     self.train,
                     seed + i,
                 )
