@@ -135,7 +135,8 @@ class Autoencoder(nn.Module):
         geometric median) see a sample of the training data; a no-op for the others.
         Call before training, with the same sample on every process."""
         x = self.check_input(x, "init_from_data")
-        for part in (self.encoder, self.bottleneck, self.decoder):
+        # decoder first: an encoder may initialise from it (the SAE's W_enc = W_decᵀ)
+        for part in (self.decoder, self.bottleneck, self.encoder):
             if hasattr(part, "init_from_data"):
                 part.init_from_data(x)
 

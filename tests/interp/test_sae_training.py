@@ -152,7 +152,7 @@ def test_train_sae_derives_defaults_saves_and_evaluates(tmp_path):
         train={"batch_size": 200, "epochs": 4, "progress": False},
     )
     info = model.info
-    assert abs(info["train"]["lr"] - 0.2 / 32**0.5) < 1e-9  # derived from width, short run
+    assert abs(info["train"]["lr"] - 0.3 / 32**0.5) < 1e-9  # derived from width, short run
     assert info["dead_window_tokens"] == 100 * 32 // 3  # floor: 100 expected firings
     ev = evaluate_sae(model.module, held)
     assert ev["fvu"] < 0.5 and abs(ev["l0"] - 3) < 0.5 and ev["tokens"] == 600

@@ -108,6 +108,12 @@ class SAEEncoder(nn.Module):
         with torch.no_grad():
             self.weight.copy_(self.cfg.encoder_init_scale * decoder.directions())
 
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Follow the decoder, which the model initialises first: W_enc = scale·W_decᵀ."""
+        if self._decoder is not None:
+            self.weight.copy_(self.cfg.encoder_init_scale * self._decoder.directions())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dec = self._decoder
         if dec is None:
