@@ -7,10 +7,11 @@ Du, Melo & Wang, "ReMasker: Imputing Tabular Data with Masked Autoencoding" (ICL
                 train the network to recover them from what stays visible
     transform:  encoder sees every observed entry ─▶ predictions fill the NaN entries only
 
-The network is any recipe's: ``remasker`` (default) is the per-feature-token transformer of
-``parts/feature_transformer.py``; MLP recipes (``ae``, ``dae``, ...) read the masked table as
-``[values, observed flags]``. Whatever the recipe, the corruption is the re-masking one
-(``parts/remask.py``), so the loss only ever scores values that were observed.
+The network is any recipe's: MLP recipes (``ae``, the default, ``dae``, ...) read the masked
+table as ``[values, observed flags]``; ``remasker`` is ReMasker's per-feature-token
+transformer (``parts/feature_transformer.py``). Whatever the recipe, the corruption is the
+re-masking one (``parts/remask.py``), so the loss only ever scores values that were observed.
+How the defaults were chosen (the MLP won): ``benchmarks/results/imp_design.md``.
 
 Observed values are returned bit for bit; only NaN entries are filled.
 """
