@@ -207,7 +207,7 @@ class Trainer:
                             f"{k}={float(v.detach()):.4g}" for k, v in out.terms.items()
                         )
                         raise TrainingDiverged(
-                            f"loss became {float(out.loss)} at step {step} (epoch {epoch}; "
+                            f"loss became {float(out.loss.detach())} at step {step} (epoch {epoch}; "
                             f"{terms}); training stopped and {where}. Try a lower lr or "
                             f"grad_clip."
                         )
