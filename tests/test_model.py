@@ -9,6 +9,10 @@ from autoencoding import Autoencoder, AutoencodingError, ModelConfig, resolve
 from autoencoding.recipes import RECIPES, auto_reconstruction
 
 
+# recipes whose nets read one token per table column: images get a clear error instead
+TABLE_ONLY = {"remasker"}
+
+
 def build(recipe="ae", shape=(64,), data_range=(0.0, 1.0), **overrides):
     torch.manual_seed(0)
     return Autoencoder(resolve(recipe, list(shape), data_range, overrides or None))
@@ -17,6 +21,10 @@ def build(recipe="ae", shape=(64,), data_range=(0.0, 1.0), **overrides):
 @pytest.mark.parametrize("shape, data_range", [((64,), (0.0, 1.0)), ((1, 8, 8), (-3.0, 3.0))])
 @pytest.mark.parametrize("recipe", RECIPES.names())
 def test_every_recipe_builds_and_its_terms_sum_to_the_loss(recipe, shape, data_range):
+    if recipe in TABLE_ONLY and len(shape) > 1:
+        with pytest.raises(AutoencodingError, match="expects table rows"):
+            build(recipe, shape, data_range)
+        return
     model = build(recipe, shape, data_range).train()
     lo, hi = data_range
     x = lo + (hi - lo) * torch.rand(16, *shape, generator=torch.Generator().manual_seed(1))
