@@ -4,7 +4,7 @@ analysis. The transformer parts need the ``interp`` extra (Hugging Face ``transf
 from .cache import cache_activations
 from .corpus import builtin_corpus, read_texts
 from .features import write_feature_browser
-from .metrics import matched_cosine, mmcs
+from .metrics import feature_overlap, matched_cosine, mmcs
 from .models import hook_points, load_model, run_with_hooks
 from .multi import SAEGroup, ZippedBatches
 from .splice import patch, spliced_metrics, steer
@@ -21,6 +21,7 @@ __all__ = [
     "ZippedBatches",
     "builtin_corpus",
     "evaluate_sae",
+    "feature_overlap",
     "cache_activations",
     "hook_points",
     "load_model",

@@ -35,3 +35,10 @@ def matched_cosine(true: torch.Tensor, learned: torch.Tensor) -> float:
     c = _cosines(true, learned).numpy()
     rows, cols = linear_sum_assignment(-c)
     return float(np.mean(c[rows, cols])) if len(rows) else 0.0
+
+
+def feature_overlap(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.7) -> float:
+    """Fraction of the directions of ``a`` with a direction of ``b`` at cosine >= threshold
+    ("Sparse Autoencoders Trained on the Same Data Learn Different Features", Paulo &
+    Belrose 2025): cross-seed overlap of two SAEs' decoders."""
+    return float((_cosines(a, b).max(dim=1).values >= threshold).double().mean())
