@@ -16,6 +16,7 @@ time). scikit-learn's imputers run in-process.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -74,12 +75,23 @@ def run_task(task: tuple[str, float, int, list[str]]) -> list[dict]:
     return runs
 
 
+def _keep(rs: list[dict], args: argparse.Namespace) -> list[dict]:
+    if args.cache:
+        with open(args.cache, "a") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rs)
+    return rs
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     p.add_argument("--datasets", nargs="+", default=list(IMP_SETS))
     p.add_argument("--rates", type=float, nargs="+", default=list(IMP_RATES))
     p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    p.add_argument("--cache", default=None, help="JSONL file of finished tasks (resume)")
+    p.add_argument(
+        "--summarize-only", action="store_true", help="only tabulate the tasks in --cache"
+    )
     p.add_argument(
         "--jobs",
         type=int,
@@ -98,16 +110,33 @@ def main() -> None:
     MaskedAutoencoderImputer(epochs=1, n_estimators=1).fit(np.where(mask, np.nan, x))
 
     tasks = [(n, r, s, args.methods) for n in args.datasets for r in args.rates for s in args.seeds]
+    cached: list[dict] = []
+    if args.cache:
+        # finished tasks are appended to the cache file; a rerun skips them (resume)
+        cache = Path(args.cache)
+        if cache.exists():
+            cached = [json.loads(line) for line in cache.read_text().splitlines() if line]
+        done = {(c["dataset"], c["rate"], c["seed"]) for c in cached}
+        tasks = [t for t in tasks if (t[0], t[1], t[2]) not in done]
+    if args.summarize_only:
+        tasks = []
     if args.jobs > 1:
-        # workers each run whole tasks; the slowest tables first so the pool stays busy
+        # workers each run whole tasks: small tables first, then seed by seed, so that an
+        # interrupted run (see --cache) has whole tables and both rates of the big one
         import multiprocessing as mp
 
-        order = {n: i for i, n in enumerate(("cancer", "diabetes", "wine"))}
-        tasks.sort(key=lambda t: order.get(t[0], 9))
+        order = {n: i for i, n in enumerate(("wine", "diabetes", "cancer"))}
+        tasks.sort(key=lambda t: (order.get(t[0], 9), t[2], t[1]))
         with mp.get_context("fork").Pool(args.jobs) as pool:
-            runs = [r for rs in pool.imap_unordered(run_task, tasks) for r in rs]
+            runs = [r for rs in pool.imap_unordered(run_task, tasks) for r in _keep(rs, args)]
     else:
-        runs = [r for t in tasks for r in run_task(t)]
+        runs = [r for t in tasks for r in _keep(run_task(t), args)]
+    runs = cached + runs
+    if args.summarize_only:
+        # a partial table: only methods and cells present in the cache
+        args.datasets = [n for n in args.datasets if any(r["dataset"] == n for r in runs)]
+        args.rates = [x for x in args.rates if any(r["rate"] == x for r in runs)]
+        args.seeds = sorted({r["seed"] for r in runs})
 
     methods = [m for m in METHODS if m in args.methods]
     cells = [(n, r) for n in args.datasets for r in args.rates]

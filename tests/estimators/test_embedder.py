@@ -71,3 +71,10 @@ def test_bad_input():
         AutoencoderEmbedder(epochs=2).fit(np.where(x > 7, np.nan, x))
     with pytest.raises(ValueError, match="latent_dim"):
         AutoencoderEmbedder(latent_dim=0).fit(x)
+
+
+def test_recipe_code_size_by_default():
+    x = load_iris().data
+    emb = AutoencoderEmbedder("vqvae", epochs=2, random_state=0).fit(x)
+    assert emb.transform(x).shape == (150, 64)
+    assert len(emb.get_feature_names_out()) == 64

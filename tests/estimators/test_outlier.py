@@ -113,3 +113,11 @@ def test_bad_parameters(wine_outliers, kw, match):
     x, _ = wine_outliers
     with pytest.raises(ValueError, match=match):
         AutoencoderOutlierDetector(**{**FAST, **kw}).fit(x)
+
+
+@pytest.mark.parametrize("recipe", ["vqvae", "fsq", "lorae"])
+def test_recipes_with_their_own_code_size(wine_outliers, recipe):
+    # the detector's small-code default yields to recipes that fix their code size
+    x, _ = wine_outliers
+    det = AutoencoderOutlierDetector(recipe, epochs=3, n_estimators=1, random_state=0).fit(x)
+    assert np.isfinite(det.decision_scores_).all()

@@ -38,8 +38,9 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     ----------
     recipe : str, default="ae"
         Any recipe name from ``autoencoding.RECIPES`` (``ae``, ``vae``, ``dae``, ``cae``, ...).
-    latent_dim : int, default=8
-        Size of the code (the number of output features of ``transform``).
+    latent_dim : int or None, default=None
+        Size of the code (the number of output features of ``transform``); None takes the
+        recipe's (8 unless the recipe fixes another, e.g. ``vqvae``).
     hidden : list of int or None, default=None
         Encoder hidden widths (the decoder mirrors them); None sizes them from the data.
     epochs, batch_size, lr : training length, batch size and learning rate; None takes the
@@ -65,7 +66,7 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self,
         recipe: str = "ae",
         *,
-        latent_dim: int = 8,
+        latent_dim: int | None = None,
         hidden: list[int] | None = None,
         epochs: int | None = 100,
         batch_size: int | None = 64,
@@ -87,8 +88,10 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
-        if not isinstance(self.latent_dim, numbers.Integral) or self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be an int >= 1, got {self.latent_dim!r}")
+        if self.latent_dim is not None and (
+            not isinstance(self.latent_dim, numbers.Integral) or self.latent_dim < 1
+        ):
+            raise ValueError(f"latent_dim must be None or an int >= 1, got {self.latent_dim!r}")
         for name in ("epochs", "batch_size"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, numbers.Integral) or v < 1):
@@ -104,7 +107,9 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         scale[scale < 1e-8] = 1.0  # constant columns pass through centred
         self.scale_ = scale
         xs = (x - self.center_) / self.scale_
-        over: dict[str, Any] = {"latent_dim": int(self.latent_dim)}
+        over: dict[str, Any] = {}
+        if self.latent_dim is not None:
+            over["latent_dim"] = int(self.latent_dim)
         if self.hidden is not None:
             over["encoder"] = {"name": "mlp", "hidden": [int(h) for h in self.hidden]}
         over.update(self.model or {})
@@ -119,7 +124,7 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         tcfg = train_config(self.recipe, defaults, self.train, seed_from(self.random_state))
         with torch_threads(self.n_jobs):
             self.module_, self.history_ = fit_module(xs, mcfg, tcfg)
-        self._n_features_out = int(self.latent_dim)
+        self._n_features_out = int(mcfg.latent_dim)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

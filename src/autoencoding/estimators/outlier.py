@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
+from ..recipes import get_recipe
 from .base import (
     as_input,
     batched,
@@ -52,12 +53,18 @@ from .base import (
 ERRORS = ("apre", "mse")
 
 
+def _name(spec: Any) -> str | None:
+    return spec if isinstance(spec, str) else (spec or {}).get("name")
+
+
 def predictive(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-feature predictive mean and log standard deviation of a trained model at ``x``.
 
     Reconstructions without a variance (e.g. ``mse``) get σ = 1, so APRE reduces to α·SSE.
     """
-    out = module.decoder(module.bottleneck(module.encoder(x)).z)
+    b = module.bottleneck(module.encoder(x))
+    decode = getattr(module, "_decode", None)  # sparse bottlenecks decode from their codes
+    out = decode(b) if decode is not None else module.decoder(b.z)
     rec = module.reconstruction
     split = getattr(rec, "_split", None)
     if split is not None:
@@ -194,17 +201,25 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         check_recipe(self.recipe)
 
     def _overrides(self, n_features: int) -> dict[str, Any]:
+        """The detector's network defaults, applied where the recipe leaves room for them:
+        a recipe that fixes its code size (vqvae, sae-*) or its nets keeps them."""
+        recipe = get_recipe(self.recipe).model
+        user = self.model or {}
         over: dict[str, Any] = {}
-        over["latent_dim"] = int(self.latent_dim or max(2, min(8, n_features // 32)))
-        hidden = self.hidden
-        if hidden is None:
-            hidden = [max(16, min(64, 2 * n_features))]
-        over["encoder"] = {"name": "mlp", "hidden": [int(h) for h in hidden]}
-        # the decoder predicts a mean and a variance per feature, trained with the Gaussian
-        # likelihood (the paper's PRE); measured better than MSE training for both scores
-        over["reconstruction"] = {"name": "gaussian", "variance": "decoder"}
-        for k, v in (self.model or {}).items():
-            over[k] = v
+        if self.latent_dim is not None:
+            over["latent_dim"] = int(self.latent_dim)
+        elif "latent_dim" not in recipe:
+            over["latent_dim"] = max(2, min(8, n_features // 32))
+        encoder = user.get("encoder", recipe.get("encoder", {"name": "mlp"}))
+        if _name(encoder) == "mlp" and (self.hidden is not None or "encoder" not in user):
+            hidden = self.hidden or [max(16, min(64, 2 * n_features))]
+            over["encoder"] = {"name": "mlp", "hidden": [int(h) for h in hidden]}
+        if _name(recipe.get("reconstruction", "mse")) in ("mse", "gaussian", "auto"):
+            # the decoder predicts a mean and a variance per feature, trained with the
+            # Gaussian likelihood (the paper's PRE); measured better than MSE training for
+            # both scores
+            over["reconstruction"] = {"name": "gaussian", "variance": "decoder"}
+        over.update(user)
         return over
 
     # -- fit ------------------------------------------------------------------------------
