@@ -35,7 +35,9 @@ def parse_args(models: tuple[str, ...], description: str) -> argparse.Namespace:
     p.add_argument("--model", required=True, choices=models)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--out", required=True, help="result JSON path; arrays go to the same path with .npz")
+    p.add_argument(
+        "--out", required=True, help="result JSON path; arrays go to the same path with .npz"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
     return p.parse_args()
 
@@ -146,14 +148,21 @@ def evaluate_vae(encode, decode, x_train, x_test, seed: int, uses_logits: bool):
         log_px = torch.empty(len(xt), dtype=torch.float64)
         chunk = 60
         for s in range(0, len(xt), chunk):
-            xb, mb, lb, sb = xt[s : s + chunk], mu[s : s + chunk], logvar[s : s + chunk], std[s : s + chunk]
+            xb, mb, lb, sb = (
+                xt[s : s + chunk],
+                mu[s : s + chunk],
+                logvar[s : s + chunk],
+                std[s : s + chunk],
+            )
             b = len(xb)
             eps = torch.randn((NLL_SAMPLES, b, mb.shape[1]), generator=gen)
             z = mb + sb * eps  # (K, b, d)
             zf = z.reshape(-1, mb.shape[1])
             xr = xb.unsqueeze(0).expand(NLL_SAMPLES, b, xb.shape[1]).reshape(-1, xb.shape[1])
-            lw = loglik(xr, zf).reshape(NLL_SAMPLES, b) + _log_normal_std(z) - _log_normal(z, mb, lb)
-            log_px[s : s + b] = (torch.logsumexp(lw.double(), 0) - math.log(NLL_SAMPLES))
+            lw = (
+                loglik(xr, zf).reshape(NLL_SAMPLES, b) + _log_normal_std(z) - _log_normal(z, mb, lb)
+            )
+            log_px[s : s + b] = torch.logsumexp(lw.double(), 0) - math.log(NLL_SAMPLES)
 
     arrays = {
         "mu": mu.numpy().astype(np.float32),
@@ -195,7 +204,9 @@ def vq_summary(arrays, x_test) -> dict:
     return {
         "mse": float(((arrays["xhat_mean"] - x_test) ** 2).mean()),
         "usage_test": float((counts > 0).mean()),
-        "usage_train": float((np.bincount(arrays["codes_train"].reshape(-1), minlength=CODEBOOK_SIZE) > 0).mean()),
+        "usage_train": float(
+            (np.bincount(arrays["codes_train"].reshape(-1), minlength=CODEBOOK_SIZE) > 0).mean()
+        ),
         "perplexity_test": float(np.exp(-(p * np.log(p)).sum())),
     }
 

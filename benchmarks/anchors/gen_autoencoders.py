@@ -22,18 +22,20 @@ import _common as C  # noqa: E402
 args = C.parse_args(("vae", "vqvae"), __doc__)
 C.setup_process(args.threads)
 
+import autoencoders  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-import autoencoders  # noqa: E402
 from autoencoders import TrainingConfig, VAETrainer, VQTrainer  # noqa: E402
 from autoencoders.data.base import DatasetLoaders, TensorSpec  # noqa: E402
 from autoencoders.models.vae import VariationalAutoencoderConfig, VariationalAutoencoderModel  # noqa: E402
-from autoencoders.models.vqvae import VectorQuantizedAutoencoderConfig, VectorQuantizedAutoencoderModel  # noqa: E402
+from autoencoders.models.vqvae import (
+    VectorQuantizedAutoencoderConfig,
+    VectorQuantizedAutoencoderModel,
+)  # noqa: E402
 from autoencoders.modules import BaseAutoencoderModule  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
 
 
 def mlp(sizes, final_relu=False):
@@ -85,13 +87,21 @@ def build_model(kind):
     if kind == "vae":
         cfg = VariationalAutoencoderConfig(latent_dim=C.LATENT_DIM, kl_weight=1.0, free_bits=0.0)
         enc = Backbone(mlp([64, C.HIDDEN, C.HIDDEN], final_relu=True), (64,), (C.HIDDEN,))
-        return BernoulliVAE(config=cfg, sample_spec=TensorSpec(shape=(64,)), encoder=enc, decoder=Decoder(C.LATENT_DIM))
+        return BernoulliVAE(
+            config=cfg,
+            sample_spec=TensorSpec(shape=(64,)),
+            encoder=enc,
+            decoder=Decoder(C.LATENT_DIM),
+        )
     cfg = VectorQuantizedAutoencoderConfig(
         latent_dim=C.VQ_DIM, codebook_size=C.CODEBOOK_SIZE, commitment_weight=C.COMMITMENT
     )
     enc = Backbone(mlp([64, C.HIDDEN, C.HIDDEN, C.N_VQ * C.VQ_DIM]), (64,), (C.N_VQ, C.VQ_DIM))
     return VectorQuantizedAutoencoderModel(
-        config=cfg, sample_spec=TensorSpec(shape=(64,)), encoder=enc, decoder=Decoder(C.N_VQ * C.VQ_DIM)
+        config=cfg,
+        sample_spec=TensorSpec(shape=(64,)),
+        encoder=enc,
+        decoder=Decoder(C.N_VQ * C.VQ_DIM),
     )
 
 
@@ -103,7 +113,9 @@ def main():
     xt_tr, xt_te = torch.as_tensor(x_tr), torch.as_tensor(x_te)
     loaders = DatasetLoaders(
         train=DataLoader(xt_tr, batch_size=C.BATCH_SIZE, shuffle=True),
-        validation=DataLoader(xt_te, batch_size=C.BATCH_SIZE, shuffle=False),  # only picks the "best" checkpoint
+        validation=DataLoader(
+            xt_te, batch_size=C.BATCH_SIZE, shuffle=False
+        ),  # only picks the "best" checkpoint
         test=DataLoader(xt_te, batch_size=C.BATCH_SIZE, shuffle=False),
     )
     tmp = tempfile.TemporaryDirectory(prefix="gen_autoencoders_")
@@ -175,21 +187,39 @@ def main():
         meta["summary"] = C.vae_summary(arrays, x_te)
         meta["summary"]["probe"] = C.probe_accuracy(arrays["mu_train"], y_tr, arrays["mu"], y_te)
     else:
+
         def run(x):
             with torch.no_grad():
                 out = model(inputs=torch.as_tensor(x), return_dict=True)
             z = out.quantized_latents.reshape(len(x), C.N_VQ * C.VQ_DIM)
-            return out.reconstruction.numpy(), z.numpy(), out.codebook_indices.numpy().astype(np.int64)
+            return (
+                out.reconstruction.numpy(),
+                z.numpy(),
+                out.codebook_indices.numpy().astype(np.int64),
+            )
 
         xhat, z_te, codes_te = run(x_te)
         _, z_tr, codes_tr = run(x_tr)
-        arrays = {"xhat_mean": xhat, "codes": codes_te, "codes_train": codes_tr, "z_train": z_tr, "z_test": z_te}
-        meta.update(codebook_size=C.CODEBOOK_SIZE, n_vectors=C.N_VQ, vector_dim=C.VQ_DIM, commitment=C.COMMITMENT)
+        arrays = {
+            "xhat_mean": xhat,
+            "codes": codes_te,
+            "codes_train": codes_tr,
+            "z_train": z_tr,
+            "z_test": z_te,
+        }
+        meta.update(
+            codebook_size=C.CODEBOOK_SIZE,
+            n_vectors=C.N_VQ,
+            vector_dim=C.VQ_DIM,
+            commitment=C.COMMITMENT,
+        )
         meta["summary"] = C.vq_summary(arrays, x_te)
         meta["summary"]["probe"] = C.probe_accuracy(z_tr, y_tr, z_te, y_te)
 
     C.write_result(args.out, meta, arrays, x_te, y_tr, y_te)
-    print(f"{os.path.basename(__file__)} {args.model} seed={args.seed}: s/epoch={meta['s_per_epoch']:.4f} {meta['summary']}")
+    print(
+        f"{os.path.basename(__file__)} {args.model} seed={args.seed}: s/epoch={meta['s_per_epoch']:.4f} {meta['summary']}"
+    )
 
 
 if __name__ == "__main__":

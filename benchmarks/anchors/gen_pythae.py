@@ -22,16 +22,15 @@ args = C.parse_args(("vae", "vqvae", "vqvae-ema"), __doc__)
 C.setup_process(args.threads)
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
 import pythae  # noqa: E402
+import torch  # noqa: E402
 from pythae.data.datasets import BaseDataset  # noqa: E402
-from pythae.models import VAE, VAEConfig, VQVAE, VQVAEConfig  # noqa: E402
+from pythae.models import VAE, VQVAE, VAEConfig, VQVAEConfig  # noqa: E402
 from pythae.models.base.base_utils import ModelOutput  # noqa: E402
 from pythae.models.nn import BaseDecoder, BaseEncoder  # noqa: E402
 from pythae.trainers import BaseTrainer, BaseTrainerConfig  # noqa: E402
 from pythae.trainers.training_callbacks import TrainingCallback  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 def mlp(sizes):
@@ -136,7 +135,9 @@ def main():
     loop_timer = LoopTimer()
     timer = C.EpochTimer()
     with contextlib.redirect_stdout(sys.stderr):
-        trainer = BaseTrainer(model=model, train_dataset=train_ds, training_config=cfg, callbacks=[loop_timer])
+        trainer = BaseTrainer(
+            model=model, train_dataset=train_ds, training_config=cfg, callbacks=[loop_timer]
+        )
         trainer.train_step = timer.wrap(trainer.train_step)
         t0 = time.perf_counter()
         trainer.train()
@@ -165,7 +166,9 @@ def main():
 
     if args.model == "vae":
         arrays = C.evaluate_vae(
-            encode=lambda x: tuple(getattr(model.encoder(x), k) for k in ("embedding", "log_covariance")),
+            encode=lambda x: tuple(
+                getattr(model.encoder(x), k) for k in ("embedding", "log_covariance")
+            ),
             decode=model.decoder.logits,
             x_train=x_tr,
             x_test=x_te,
@@ -176,22 +179,42 @@ def main():
         meta["summary"] = C.vae_summary(arrays, x_te)
         meta["summary"]["probe"] = C.probe_accuracy(arrays["mu_train"], y_tr, arrays["mu"], y_te)
     else:
+
         def run(x):
             with torch.no_grad():
                 out = model({"data": torch.as_tensor(x)})
-            z = out.z.permute(0, 2, 3, 1).reshape(len(x), C.N_VQ * C.VQ_DIM)  # (B, 4*16), vector-major
+            z = out.z.permute(0, 2, 3, 1).reshape(
+                len(x), C.N_VQ * C.VQ_DIM
+            )  # (B, 4*16), vector-major
             codes = out.quantized_indices.reshape(len(x), C.N_VQ)
-            return out.recon_x.reshape(len(x), -1).numpy(), z.numpy(), codes.numpy().astype(np.int64)
+            return (
+                out.recon_x.reshape(len(x), -1).numpy(),
+                z.numpy(),
+                codes.numpy().astype(np.int64),
+            )
 
         xhat, z_te, codes_te = run(x_te)
         _, z_tr, codes_tr = run(x_tr)
-        arrays = {"xhat_mean": xhat, "codes": codes_te, "codes_train": codes_tr, "z_train": z_tr, "z_test": z_te}
-        meta.update(codebook_size=C.CODEBOOK_SIZE, n_vectors=C.N_VQ, vector_dim=C.VQ_DIM, commitment=C.COMMITMENT)
+        arrays = {
+            "xhat_mean": xhat,
+            "codes": codes_te,
+            "codes_train": codes_tr,
+            "z_train": z_tr,
+            "z_test": z_te,
+        }
+        meta.update(
+            codebook_size=C.CODEBOOK_SIZE,
+            n_vectors=C.N_VQ,
+            vector_dim=C.VQ_DIM,
+            commitment=C.COMMITMENT,
+        )
         meta["summary"] = C.vq_summary(arrays, x_te)
         meta["summary"]["probe"] = C.probe_accuracy(z_tr, y_tr, z_te, y_te)
 
     C.write_result(args.out, meta, arrays, x_te, y_tr, y_te)
-    print(f"{os.path.basename(__file__)} {args.model} seed={args.seed}: s/epoch={meta['s_per_epoch']:.4f} {meta['summary']}")
+    print(
+        f"{os.path.basename(__file__)} {args.model} seed={args.seed}: s/epoch={meta['s_per_epoch']:.4f} {meta['summary']}"
+    )
 
 
 if __name__ == "__main__":
