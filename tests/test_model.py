@@ -8,7 +8,6 @@ import torch
 from autoencoding import Autoencoder, AutoencodingError, ModelConfig, resolve
 from autoencoding.recipes import RECIPES, auto_reconstruction
 
-
 # recipes whose nets read one token per table column: images get a clear error instead
 TABLE_ONLY = {"remasker"}
 

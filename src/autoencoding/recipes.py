@@ -162,8 +162,7 @@ add_recipe(
     )
 )
 
-from . import recipes_discrete  # noqa: E402, F401  (vqvae, fsq, qlae)
-
-from . import recipes_sae  # noqa: E402, F401  (sae-topk, sae-batchtopk, sae-relu, ...)
-
-from . import recipes_tabular  # noqa: E402, F401  (remasker)
+# Families registered in their own files: vqvae, fsq, qlae (recipes_discrete); sae-topk,
+# sae-batchtopk, sae-relu, sae-jumprelu, sae-matryoshka (recipes_sae); remasker
+# (recipes_tabular).
+from . import recipes_discrete, recipes_sae, recipes_tabular  # noqa: E402, F401

@@ -3,10 +3,22 @@
 Importing this package registers every built-in part.
 """
 
-from . import bottlenecks, corruption, nets, reconstruction, regularizers  # noqa: F401
-from . import fsq, vq  # noqa: F401  (quantized bottlenecks)
-from . import feature_transformer, remask  # noqa: F401  (tables with missing values)
-from . import sae_nets, sparse  # noqa: F401  (sparse autoencoders)
+# Each module registers its parts on import: continuous (bottlenecks, corruption, nets,
+# reconstruction, regularizers), quantized (fsq, vq), tables with missing values
+# (feature_transformer, remask) and sparse autoencoders (sae_nets, sparse).
+from . import (  # noqa: F401
+    bottlenecks,
+    corruption,
+    feature_transformer,
+    fsq,
+    nets,
+    reconstruction,
+    regularizers,
+    remask,
+    sae_nets,
+    sparse,
+    vq,
+)
 from .base import (
     BOTTLENECKS,
     CORRUPTIONS,

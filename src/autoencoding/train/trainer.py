@@ -207,7 +207,8 @@ class Trainer:
                             f"{k}={float(v.detach()):.4g}" for k, v in out.terms.items()
                         )
                         raise TrainingDiverged(
-                            f"loss became {float(out.loss.detach())} at step {step} (epoch {epoch}; "
+                            f"loss became {float(out.loss.detach())} at step {step} "
+                            f"(epoch {epoch}; "
                             f"{terms}); training stopped and {where}. Try a lower lr or "
                             f"grad_clip."
                         )
