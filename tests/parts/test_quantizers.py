@@ -412,3 +412,50 @@ def test_same_seed_gives_the_same_codebook(digits01):
     ]
     a, b = (r.module.bottleneck.codebook for r in runs)
     assert torch.equal(a, b)
+
+
+DDP_SCRIPT = """
+import sys, torch, torch.distributed as dist
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+from autoencoding.parts.vq import VectorQuantizer, VQConfig
+from safetensors.torch import save_file
+torch.manual_seed(0)
+b = VectorQuantizer(VQConfig(codebook_size=16, dim=4, dead_after=64), 8)
+torch.manual_seed(100 + rank)  # different data and restart draws on each process
+b.train()
+for _ in range(20):
+    b(torch.randn(32, 8) * (1 + rank))
+save_file({k: v.contiguous() for k, v in b.state_dict().items()}, sys.argv[1] + f"{rank}")
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow  # two torch processes start in ~10-20 s
+def test_codebooks_stay_identical_across_torchrun_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    script = tmp_path / "ddp_vq.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        "29541",
+        str(script),
+        str(tmp_path / "state"),
+    ]
+    subprocess.run(cmd, check=True, env=env, timeout=180, capture_output=True)
+    a, b = (load_file(str(tmp_path / f"state{r}")) for r in (0, 1))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert int(a["tracker.samples_seen"]) == 20 * 32 * 2  # counted over both processes

@@ -63,14 +63,14 @@ class FiniteScalarQuantizer(QuantizedBottleneck):
     Mentzer et al., "Finite Scalar Quantization: VQ-VAE Made Simple" (ICLR 2024)::
 
         h (B, n·m) ─ split into n groups of m = len(levels) dims
-          ─ b = tanh(h + shift)·(L−1)/2 − offset   (each dim into L integer-centred levels)
+          ─ b = tanh(h + shift)·(L−1)/2 − offset   (each dim spans L integer levels)
           ─ z = round(b) / ⌊L/2⌋                   (gradient straight through the round)
         code of a group = Σ_i digit_i · Π_{j<i} L_j,   digit_i = round(b_i) + ⌊L_i/2⌋
 
     Why it works without extra losses: the grid is fixed and every grid point is reachable,
     so there is nothing to update and no codebook to collapse; the implied codebook has
-    prod(levels) codes per group (the paper's [8, 5, 5, 5] ≈ 2¹⁰). Even L are handled with
-    the paper's half-step offset so levels stay symmetric about 0.
+    prod(levels) codes per group (the paper's [8, 5, 5, 5] ≈ 2¹⁰). Even L use the paper's
+    half-step offset, giving the integer levels −L/2 … L/2 − 1 (odd L: −⌊L/2⌋ … ⌊L/2⌋).
     """
 
     Config = FSQConfig
