@@ -25,7 +25,6 @@ decoder's ``embedding_bag`` decoding, only the encoder's forward product is dens
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -368,9 +367,9 @@ class MatryoshkaBottleneck(BatchTopKBottleneck):
 # ---------------------------------------------------------------------------------------
 @dataclass
 class ReLUConfig(SparseConfig):
-    l1: float = 0.03
+    l1: float = 0.3
     """λ: weight of the L1 penalty E[Σ_i z_i‖W_dec,i‖] / sqrt(E‖x − x̄‖²), added to the FVU
-    (the ratio is about sqrt(L0) for a good code, so λ well below 1)."""
+    (toy of protocol SAE, true L0 10: λ 0.03 → L0 171, 0.1 → 86, 0.3 → 40)."""
     warmup_steps: int = 0
     """Steps over which λ ramps linearly from 0 (Anthropic's recipe uses 5% of the run)."""
 
@@ -420,8 +419,9 @@ class ReLUBottleneck(SparseBottleneck):
 
 @dataclass
 class JumpReLUConfig(SparseConfig):
-    l0: float = 1e-3
-    """λ: FVU paid per active latent; the loss is FVU + λ·E[L0]."""
+    l0: float = 1e-2
+    """λ: FVU paid per active latent; the loss is FVU + λ·E[L0] (toy of protocol SAE, true
+    L0 10: λ 1e-3 → L0 62, 1e-2 → 31)."""
     threshold_init: float = 1e-3
     """Initial threshold θ of every latent (in normalised units)."""
     bandwidth: float = 1e-3
@@ -487,8 +487,8 @@ class JumpReLUBottleneck(SparseBottleneck):
 
     Why: a threshold separates "is the feature present" from "how strongly", so small
     spurious activations are cut without shrinking the large ones (L1's bias), and L0 is
-    penalised directly. θ = exp(log θ) learns through straight-through pseudo-derivatives
-    with a rectangle kernel of width ε. Codes include latents within ε/2 below threshold
+    penalised directly. θ learns through straight-through pseudo-derivatives with a
+    rectangle kernel of width ε. Codes include latents within ε/2 below threshold
     (value 0) so the sparse decoder hands θ exactly the gradient a dense one would.
     """
 
@@ -496,10 +496,12 @@ class JumpReLUBottleneck(SparseBottleneck):
 
     def __init__(self, cfg: JumpReLUConfig, latent_dim: int) -> None:
         super().__init__(cfg, latent_dim)
-        self.log_threshold = nn.Parameter(torch.full((latent_dim,), math.log(cfg.threshold_init)))
+        # θ itself is the parameter (not log θ): Adam then moves it by ~lr per step in the
+        # activations' units, which short runs need to lift θ from its tiny initial value
+        self.threshold_param = nn.Parameter(torch.full((latent_dim,), cfg.threshold_init))
 
     def threshold(self) -> torch.Tensor:
-        return self.log_threshold.exp()
+        return self.threshold_param.clamp_min(1e-6)
 
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
         cfg = self.cfg
