@@ -78,14 +78,16 @@ class EpochTimer:
 
     def __init__(self) -> None:
         self.times: list[float] = []
+        self.cpu: list[float] = []  # process CPU time: robust to other load on the machine
 
     def wrap(self, fn):
         def timed(*a, **k):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **k)
             finally:
                 self.times.append(time.perf_counter() - t0)
+                self.cpu.append(time.process_time() - c0)
 
         return timed
 

@@ -167,6 +167,7 @@ def main():
         "lr": C.LR,
         "threads": args.threads,
         "s_per_epoch": float(np.mean(timer.times)),
+        "cpu_s_per_epoch": float(np.mean(timer.cpu)),
         "s_per_epoch_median": float(np.median(timer.times)),
         "s_per_epoch_loop": (marks["last"] - marks["first"]) / args.epochs,
         "s_gc_per_epoch": float(np.mean(gc_timer.times)),

@@ -158,6 +158,7 @@ def main():
         "lr": C.LR,
         "threads": args.threads,
         "s_per_epoch": float(np.mean(timer.times)),
+        "cpu_s_per_epoch": float(np.mean(timer.cpu)),
         "s_per_epoch_median": float(np.median(timer.times)),
         "s_per_epoch_loop": (loop_timer.t_last - loop_timer.t_start) / args.epochs,
         "s_fit_total": t_fit,

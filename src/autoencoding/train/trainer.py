@@ -175,7 +175,7 @@ class Trainer:
         last_saved = step
         try:
             while epoch < cfg.epochs:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 sums: dict[str, torch.Tensor] = {}
                 n_batches = 0
                 it = (
@@ -242,6 +242,7 @@ class Trainer:
                     "step": step,
                     "lr": cfg.lr * factor if n_batches else cfg.lr,
                     "seconds": time.perf_counter() - t0,
+                    "cpu_seconds": time.process_time() - c0,
                 }
                 record.update({f"train/{k}": float(v) / max(1, n_batches) for k, v in sums.items()})
                 epoch += 1
