@@ -89,9 +89,11 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--no-anchors", action="store_true")
+    p.add_argument("--anchors", nargs="+", choices=list(ANCHORS), default=list(ANCHORS),
+                   help="which reference libraries to run (default: all)")
     args = p.parse_args()
     xtr, xte, ytr, yte = _bench.gen_digits()
-    libs = ["autoencoding"] + ([] if args.no_anchors else list(ANCHORS))
+    libs = ["autoencoding"] + ([] if args.no_anchors else args.anchors)
     res: dict[str, dict[str, list]] = {lib: {} for lib in libs}
     for seed in args.seeds:
         for lib in libs:
