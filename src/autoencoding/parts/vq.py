@@ -151,7 +151,10 @@ class VectorQuantizer(QuantizedBottleneck):
     Why the defaults: codes that no vector picks never move. k-means++ on the first batch
     puts codes where the data is, and dead-code restarts move any code unused for
     ``dead_after`` samples onto a current encoder vector that its code serves badly, so
-    usage stays near 1 whatever the update rule. The affine output map ``z = A·q + b``
+    usage stays near 1 whatever the update rule — also where the commitment is too weak to
+    hold encoder outputs near the codes, the regime in which loss-based updates lose most of
+    the codebook (GEN with β/64: usage 0.13 loss-based, 1.0 with EMA + k-means + restarts;
+    benchmarks/claims/vq_updates.py). The affine output map ``z = A·q + b``
     (shared by all codes; related to the affine reparameterization of Huh et al., "Straightening
     Out the Straight-Through Estimator", ICML 2023) lets gradient descent move the decoder's
     view of every code at once while EMA and restarts move codes one by one; on protocol GEN
