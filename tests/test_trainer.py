@@ -229,3 +229,13 @@ def test_checkpoint_corrupt_is_clear(tmp_path):
         Trainer(_model(), TrainConfig(epochs=2, batch_size=16, progress=False), tmp_path).fit(
             x, resume=True
         )
+
+
+def test_parameters_marked_no_weight_decay_are_exempt():
+    m = _model()
+    m.decoder.net[-1].bias.no_weight_decay = True
+    t = Trainer(m, TrainConfig(optimizer="adamw", weight_decay=0.5, progress=False))
+    opt = t._optimizer()
+    exempt = [g for g in opt.param_groups if g["weight_decay"] == 0.0]
+    assert len(exempt) == 1 and exempt[0]["params"] == [m.decoder.net[-1].bias]
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(m.parameters()))
