@@ -21,6 +21,7 @@ import torch
 from .config import from_dict, to_dict
 from .data import Dataset, Scaler, check_array, load_data, split_indices
 from .errors import AutoencodingError
+from .evaluate.metrics import active_units_from_latents, latents
 from .io import read_folder, save_folder
 from .model import Autoencoder, ModelConfig
 from .recipes import get_recipe, resolve
@@ -115,14 +116,6 @@ def load(path: str | Path, device: str = "cpu") -> TrainedModel:
     return TrainedModel(module, Scaler.from_dict(doc["scaler"]), doc.get("info", {}))
 
 
-def active_units(module: Autoencoder, x: torch.Tensor, threshold: float = 0.01) -> int:
-    """Latent dimensions whose posterior mean varies across the data (Burda et al., 2016):
-    Cov_x(E[z|x]) > threshold."""
-    z = torch.cat([module.encode(x[i : i + 1024]) for i in range(0, len(x), 1024)])
-    if len(z) < 2:
-        return int(z.shape[1])
-    return int((z.var(0) > threshold).sum())
-
 
 def train_config(
     recipe: str, train: dict[str, Any] | TrainConfig | None, seed: int | None
@@ -207,7 +200,7 @@ def fit(
     }
     trained = TrainedModel(module, scaler, info, history)
     if module.bottleneck.generative and hasattr(module.bottleneck, "log_importance"):
-        au = active_units(module, train_t.to(trainer.device))
+        au = active_units_from_latents(latents(module, train_t.to(trainer.device)))
         info["active_units"] = au
         if au == 0:
             warnings.warn(
