@@ -98,8 +98,11 @@ def test_cache_train_evaluate(tmp_path, tiny_model_dir, capsys):
     assert ev["l0"] == pytest.approx(4, abs=0.5) and 0 < ev["fvu"] < 1
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
     capsys.readouterr()
-    assert run(["sae", "evaluate", str(out), str(store)]) == 0
-    assert json.loads(capsys.readouterr().out)["tokens"] > 0
+    argv = ["sae", "evaluate", str(out), str(store), "--max-tokens", "200", "--no-progress"]
+    assert run(argv) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["tokens"] > 0 and ev["splice"]["model"] == str(tiny_model_dir)  # the store's
+    assert ev["splice"]["hook"] == "blocks.1.resid_post" and ev["splice"]["tokens"] == 200
 
 
 def test_cli_errors_are_clear(tmp_path, tiny_model_dir):

@@ -18,8 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import AutoencodingError
-from .models import Windows, check_hooks, load_model, run_with_hooks
+from .models import Windows, check_hooks, load_model, pad_id, run_with_hooks
 from .store import ActivationStore, StoreWriter
 
 
@@ -45,15 +44,8 @@ def cache_activations(
     module = module.to(device).eval()
     hooks = list(dict.fromkeys(hooks))
     check_hooks(module, hooks)
-    win = Windows(tokenizer, texts, window)
-    if max_tokens is not None:
-        if max_tokens < 1:
-            raise AutoencodingError(f"max_tokens must be >= 1, got {max_tokens}")
-        win.ids = win.ids[:max_tokens]
-        win.n_windows = -(-len(win.ids) // window)
-    pad = tokenizer.pad_token_id
-    if pad is None:
-        pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    win = Windows(tokenizer, texts, window).limit(max_tokens)
+    pad = pad_id(tokenizer)
     d_of: dict[str, int] = {}
     writers: dict[str, StoreWriter] = {}
     bar = None

@@ -10,9 +10,11 @@ skipped). It needs no download and is the same on every machine with the same Py
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import sysconfig
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import AutoencodingError
@@ -36,28 +38,36 @@ def _docstrings(path: Path) -> list[str]:
     return out
 
 
-def builtin_corpus(max_texts: int | None = None) -> list[str]:
-    """Protocol SAE's corpus: pydoc topics, then standard-library docstrings (in order)."""
+def builtin_corpus(max_texts: int | None = None, max_chars: int | None = None) -> list[str]:
+    """Protocol SAE's corpus: pydoc topics, then standard-library docstrings (in order).
+    ``max_texts`` / ``max_chars`` stop early (a prefix of the same corpus), so a small
+    evaluation does not parse the whole standard library."""
     from pydoc_data.topics import topics
 
-    texts = [topics[k] for k in sorted(topics)]
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    for path in sorted(stdlib.rglob("*.py")):
-        rel = path.relative_to(stdlib)
-        if SKIP_PARTS & set(rel.parts[:-1]):
-            continue
-        texts.extend(_docstrings(path))
-        if max_texts is not None and len(texts) >= max_texts:
+    def modules() -> Iterator[list[str]]:  # lazily: listing the stdlib alone takes a while
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        for path in sorted(stdlib.rglob("*.py")):
+            if not SKIP_PARTS & set(path.relative_to(stdlib).parts[:-1]):
+                yield _docstrings(path)
+
+    texts: list[str] = []
+    chars = 0
+    for group in itertools.chain(([topics[k]] for k in sorted(topics)), modules()):
+        texts.extend(group)
+        chars += sum(map(len, group))
+        if (max_texts is not None and len(texts) >= max_texts) or (
+            max_chars is not None and chars >= max_chars
+        ):
             break
     return texts[:max_texts] if max_texts is not None else texts
 
 
-def read_texts(source: str | Path, column: str = "text") -> list[str]:
+def read_texts(source: str | Path, column: str = "text", max_chars: int | None = None) -> list[str]:
     """Texts from a ``.txt`` file (one text per blank-line-separated paragraph), ``.jsonl``
     (the ``column`` field of each line) or ``.parquet`` (the ``column`` column); the name
-    ``builtin`` gives :func:`builtin_corpus`."""
+    ``builtin`` gives :func:`builtin_corpus` (its first ``max_chars`` characters or so)."""
     if str(source) == "builtin":
-        return builtin_corpus()
+        return builtin_corpus(max_chars=max_chars)
     path = Path(source)
     if not path.exists():
         raise AutoencodingError(f"text source {path} does not exist")

@@ -71,15 +71,20 @@ def load_model(name: str, causal: bool | None = None) -> tuple[nn.Module, Any]:
     """(model in eval mode, tokenizer) from a local folder or alias, offline."""
     tf = _transformers()
     path = resolve_model_path(name)
-    config = tf.AutoConfig.from_pretrained(path, local_files_only=True)
-    if causal is None:
-        causal = not getattr(config, "is_encoder_decoder", False) and any(
-            a.endswith("ForCausalLM") or a.endswith("LMHeadModel")
-            for a in (getattr(config, "architectures", None) or [])
-        )
-    cls = tf.AutoModelForCausalLM if causal else tf.AutoModel
-    model = cls.from_pretrained(path, local_files_only=True)
-    tokenizer = tf.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    try:
+        config = tf.AutoConfig.from_pretrained(path, local_files_only=True)
+        if causal is None:
+            causal = not getattr(config, "is_encoder_decoder", False) and any(
+                a.endswith("ForCausalLM") or a.endswith("LMHeadModel")
+                for a in (getattr(config, "architectures", None) or [])
+            )
+        cls = tf.AutoModelForCausalLM if causal else tf.AutoModel
+        model = cls.from_pretrained(path, local_files_only=True)
+        tokenizer = tf.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        # transformers explains over several lines; the first one names the problem
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise AutoencodingError(f"model {name!r} cannot be loaded offline: {first}") from None
     return model.eval(), tokenizer
 
 
@@ -200,6 +205,23 @@ def run_with_hooks(
     return out
 
 
+def pad_id(tokenizer: Any) -> int:
+    """The id padded windows are filled with (masked out): pad, else end-of-text, else 0."""
+    if tokenizer.pad_token_id is not None:
+        return int(tokenizer.pad_token_id)
+    return int(tokenizer.eos_token_id) if tokenizer.eos_token_id is not None else 0
+
+
+def max_positions(model: nn.Module) -> int | None:
+    """The longest sequence ``model`` takes (its position table), or None if unbounded."""
+    cfg = getattr(model, "config", None)
+    for key in ("max_position_embeddings", "n_positions"):
+        v = getattr(cfg, key, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return None
+
+
 class Windows:
     """Token windows of a corpus: texts tokenised without special tokens, concatenated, cut
     into windows of ``window`` tokens, each wrapped in the tokenizer's own special tokens
@@ -231,6 +253,18 @@ class Windows:
     @property
     def n_tokens(self) -> int:
         return len(self.ids)
+
+    def limit(self, max_tokens: int | None) -> Windows:
+        """Keep only the first ``max_tokens`` tokens of the corpus (all of them for None)."""
+        if max_tokens is not None:
+            if max_tokens < 1:
+                raise AutoencodingError(f"max_tokens must be >= 1, got {max_tokens}")
+            self.ids = self.ids[:max_tokens]
+        self.n_windows = -(-len(self.ids) // self.window)
+        return self
+
+    def n_batches(self, batch_size: int) -> int:
+        return -(-self.n_windows // batch_size)
 
     def batches(self, batch_size: int, pad_id: int) -> Iterator[dict[str, torch.Tensor]]:
         p, s = self.prefix, self.suffix

@@ -106,9 +106,11 @@ def train_sae(
 
 
 @torch.no_grad()
-def evaluate_sae(module: Autoencoder, data: ActivationStore | torch.Tensor) -> dict[str, float]:
-    """FVU = Σ‖x − x̂‖² / Σ‖x − x̄‖² over all of ``data``, mean L0, dead fraction (latents
-    never active on ``data``) and dense fraction (active on more than 10% of rows)."""
+def sae_statistics(
+    module: Autoencoder, data: ActivationStore | torch.Tensor
+) -> tuple[dict[str, float], torch.Tensor]:
+    """One pass over ``data``: the metrics of :func:`evaluate_sae` and each latent's firing
+    frequency (fraction of rows on which it is non-zero, shape (L,)), from the same counts."""
     module.eval()
     chunks = data.split(8192) if isinstance(data, torch.Tensor) else data.iter_chunks(8192)
     n, sse, s1, s2, l0 = 0, 0.0, None, None, 0.0
@@ -132,10 +134,17 @@ def evaluate_sae(module: Autoencoder, data: ActivationStore | torch.Tensor) -> d
     if n == 0:
         raise AutoencodingError("no activations to evaluate")
     tv = float((s2 - s1.pow(2) / n).sum())
-    return {
+    metrics = {
         "fvu": sse / tv,
         "l0": l0 / n,
         "dead": float((fires == 0).float().mean()),
         "dense": float((fires > 0.1 * n).float().mean()),
         "tokens": n,
     }
+    return metrics, (fires.double() / n).cpu()
+
+
+def evaluate_sae(module: Autoencoder, data: ActivationStore | torch.Tensor) -> dict[str, float]:
+    """FVU = Σ‖x − x̂‖² / Σ‖x − x̄‖² over all of ``data``, mean L0, dead fraction (latents
+    never active on ``data``) and dense fraction (active on more than 10% of rows)."""
+    return sae_statistics(module, data)[0]
