@@ -3,6 +3,7 @@ analysis. The transformer parts need the ``interp`` extra (Hugging Face ``transf
 
 from .cache import cache_activations
 from .corpus import builtin_corpus, read_texts
+from .external import load_external
 from .features import write_feature_browser
 from .metrics import feature_overlap, matched_cosine, mmcs
 from .models import hook_points, load_model, run_with_hooks
@@ -24,6 +25,7 @@ __all__ = [
     "feature_overlap",
     "cache_activations",
     "hook_points",
+    "load_external",
     "load_model",
     "matched_cosine",
     "mmcs",
