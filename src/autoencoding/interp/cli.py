@@ -230,8 +230,10 @@ def cmd_train(args, parser=None) -> int:
 
 def _load_sae(run: str):
     from .. import load
+    from .external import is_external, load_external
 
-    model = load(run)
+    # SAELens / sparsify folders load with their own maths (interp.external)
+    model = load_external(run) if is_external(run) else load(run)
     if model.module.config.encoder.get("name") != "sae":
         raise AutoencodingError(f"{run}: not a sparse autoencoder (encoder is not 'sae')")
     return model
