@@ -15,6 +15,7 @@ from autoencoding.interp import evaluate_sae, store_from_array, train_sae
 from autoencoding.interp.store import ActivationStore, StoreBatches
 from autoencoding.model import Autoencoder
 from autoencoding.recipes import resolve
+from autoencoding.recipes_sae import sae_lr
 from autoencoding.train import TrainConfig, Trainer
 
 
@@ -152,8 +153,10 @@ def test_train_sae_derives_defaults_saves_and_evaluates(tmp_path):
         train={"batch_size": 200, "epochs": 4, "progress": False},
     )
     info = model.info
-    assert abs(info["train"]["lr"] - 0.3 / 32**0.5) < 1e-9  # derived from width, short run
-    assert info["dead_window_tokens"] == 100 * 32 // 3  # floor: 100 expected firings
+    steps = 4 * len(train) // 200
+    assert abs(info["train"]["lr"] - sae_lr(32, steps)) < 1e-12  # derived from width and length
+    assert info["train"]["warmup_steps"] == steps // 2
+    assert info["dead_window_tokens"] == 200  # 1/240 of 2400 tokens, floored at one batch
     ev = evaluate_sae(model.module, held)
     assert ev["fvu"] < 0.5 and abs(ev["l0"] - 3) < 0.5 and ev["tokens"] == 600
     back = ae.load(out)

@@ -5,7 +5,7 @@ Importing this package registers every built-in part.
 
 # Each module registers its parts on import: continuous (bottlenecks, corruption, nets,
 # reconstruction, regularizers), quantized (fsq, vq), tables with missing values
-# (feature_transformer, remask) and sparse autoencoders (sae_nets, sparse).
+# (feature_transformer, remask) and sparse autoencoders (sae_nets, sae_gain, sparse).
 from . import (  # noqa: F401
     bottlenecks,
     corruption,
@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     reconstruction,
     regularizers,
     remask,
+    sae_gain,
     sae_nets,
     sparse,
     vq,

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from ..config import require
@@ -211,10 +212,21 @@ class FVU(Reconstruction):
 
     def per_sample(self, out, x, where=None):
         sse = _reduce((out - x).pow(2), where, mean=False)
-        return sse / total_variance(x)
+        return sse / total_variance(x, sync=self.training)
 
 
-def total_variance(x: torch.Tensor) -> torch.Tensor:
-    """Mean over rows of ‖x − x̄‖² (detached, floored): the FVU denominator per row."""
+def total_variance(x: torch.Tensor, sync: bool = False) -> torch.Tensor:
+    """Mean over rows of ‖x − x̄‖² (detached, floored): the FVU denominator per row.
+
+    ``sync``: under torchrun (DDP), compute it over the global batch — every process then
+    divides by the same denominator and the averaged gradients equal a single process's on
+    the whole batch. Only in training, where every process makes the same call."""
     x = x.detach().flatten(1)
+    if sync and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        x64 = x.double()
+        stats = torch.cat([x64.sum(0), x64.pow(2).sum().view(1), x64.new_full((1,), len(x))])
+        dist.all_reduce(stats)
+        s1, s2, n = stats[:-2], stats[-2], stats[-1]
+        tv = (s2 - s1.pow(2).sum() / n) / n
+        return tv.to(x.dtype).clamp_min(1e-12)
     return (x - x.mean(0)).pow(2).sum(1).mean().clamp_min(1e-12)

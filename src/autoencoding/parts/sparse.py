@@ -11,7 +11,7 @@ They pair with the encoder/decoder ``sae`` and the reconstruction ``fvu``
 
 Dead latents are counted in **tokens** (rows), not steps, so the window means the same at
 every batch size: a latent is dead once it has not fired for ``dead_tokens`` training
-tokens. The default window follows the run: ``min(10M, max(100·L/k, run tokens / 40))``
+tokens. The default window follows the run: ``min(10M, max(one batch, run tokens / 240))``
 (run tokens = steps announced by the trainer × tokens of the first batch; outside the
 trainer, tokens seen so far) — Gao et al.'s 10M tokens for long runs, yet AuxK starts
 helping within the first few percent of a short run (a fixed 10M-token window never fires in a
@@ -55,7 +55,7 @@ class SparseOutput(BottleneckOutput):
 class SparseConfig:
     dead_tokens: int = 0
     """A latent is dead after this many training tokens without firing (0 = from the run:
-    min(10M, max(100·L/k, run tokens / 40)))."""
+    min(10M, max(one batch, run tokens / 240)))."""
 
     def validate(self) -> None:
         require(self.dead_tokens >= 0, f"dead_tokens must be >= 0, got {self.dead_tokens}")
@@ -84,10 +84,9 @@ class SparseBottleneck(Bottleneck):
     def dead_window(self) -> int:
         if self.cfg.dead_tokens > 0:
             return self.cfg.dead_tokens
-        floor = 100.0 * self.latent_dim / max(1.0, self.expected_l0)
         run = getattr(self, "_run_window", None)
-        seen = run if run is not None else int(self.tokens_seen) / 40
-        return int(min(10_000_000, max(floor, seen)))
+        seen = run if run is not None else int(self.tokens_seen) / 240
+        return int(min(10_000_000, max(getattr(self, "_batch_tokens", 1), seen)))
 
     def dead_mask(self) -> torch.Tensor:
         return self.since_fired >= self.dead_window()
@@ -104,7 +103,8 @@ class SparseBottleneck(Bottleneck):
         self.since_fired[fired.bool()] = 0
         self.tokens_seen += n
         if getattr(self, "_planned_steps", None) and getattr(self, "_run_window", 1) is None:
-            self._run_window = int(n) * self._planned_steps // 40  # a fortieth of the run
+            self._run_window = int(n) * self._planned_steps // 240  # 1/240 of the run
+            self._batch_tokens = int(n)
 
     def _output(
         self,
@@ -148,7 +148,7 @@ class SparseBottleneck(Bottleneck):
     def after_decode(
         self, b: SparseOutput, x: torch.Tensor, out: torch.Tensor, decoder: nn.Module
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        tv = total_variance(x) * x.shape[0]
+        tv = total_variance(x, sync=self.training) * x.shape[0]
         stats = {"fvu": ((out.detach() - x).pow(2).sum() / tv)}
         return self.extra_losses(b, x, out, decoder, tv, stats), stats
 

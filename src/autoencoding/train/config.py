@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ..config import require
@@ -20,6 +20,8 @@ class TrainConfig:
     """Adam (weight decay added to the gradient) or AdamW (decoupled weight decay)."""
     weight_decay: float = 0.0
     """Weight decay."""
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    """Adam's decay rates of the gradient's first and second moment estimates."""
     schedule: Literal["constant", "cosine", "wsd"] = "wsd"
     """Learning-rate schedule after warm-up: constant, cosine decay to min_lr_ratio·lr, or
     warmup-stable-decay (linear decay over the last decay_fraction of steps)."""
@@ -50,6 +52,10 @@ class TrainConfig:
         require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        require(
+            len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+            f"betas must be two numbers in [0, 1), got {self.betas}",
+        )
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
         require(
             0 < self.decay_fraction <= 1,
