@@ -239,3 +239,44 @@ def test_parameters_marked_no_weight_decay_are_exempt():
     exempt = [g for g in opt.param_groups if g["weight_decay"] == 0.0]
     assert len(exempt) == 1 and exempt[0]["params"] == [m.decoder.net[-1].bias]
     assert sum(len(g["params"]) for g in opt.param_groups) == len(list(m.parameters()))
+
+
+def test_progress_bar_shows_sparse_and_codebook_diagnostics():
+    from autoencoding.model import Autoencoder
+    from autoencoding.recipes import resolve
+    from autoencoding.train.trainer import _postfix
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 8)
+    over = {"latent_dim": 32, "bottleneck": {"name": "topk", "k": 4}}
+    sae = Autoencoder(resolve("sae-topk", [8], overrides=over))
+    sae.init_from_data(x)
+    shown = _postfix(sae(x, step=0))
+    assert shown["l0"] == "4" and shown["dead"].endswith("%") and "fvu" in shown
+    vq = Autoencoder(resolve("vqvae", [8], (-3.0, 3.0)))
+    shown = _postfix(vq(x, step=0))
+    assert "codebook_usage" in shown and "perplexity" in shown
+    plain = Autoencoder(resolve("ae", [8], (-3.0, 3.0)))
+    assert set(_postfix(plain(x, step=0))) == {"reconstruction"}
+
+
+def test_fit_derives_sae_learning_rate_and_warmup_from_width_and_run_length():
+    from autoencoding.recipes_sae import sae_lr
+
+    x = _data(400, 8).numpy()
+    m = ae.fit(
+        "sae-topk",
+        x,
+        model={"latent_dim": 32, "bottleneck": {"name": "topk", "k": 4}},
+        train={"epochs": 2, "batch_size": 50, "val_fraction": 0, "progress": False},
+    )
+    steps = 2 * 400 // 50
+    assert m.info["train"]["lr"] == pytest.approx(sae_lr(32, steps))
+    assert m.info["train"]["warmup_steps"] == steps // 2
+    given = ae.fit(
+        "sae-topk",
+        x,
+        model={"latent_dim": 32, "bottleneck": {"name": "topk", "k": 4}},
+        train={"epochs": 1, "lr": 1e-3, "progress": False, "val_fraction": 0},
+    )
+    assert given.info["train"]["lr"] == 1e-3

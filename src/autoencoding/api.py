@@ -174,6 +174,15 @@ def fit(
     xs = scaler.transform(x_fit)
     data_range = (float(xs.min()), float(xs.max()))
     mcfg = resolve(recipe, list(xs.shape[1:]), data_range, model)
+    if mcfg.encoder.get("name") == "sae" and not isinstance(train, TrainConfig):
+        # SAE recipes: learning rate and warm-up follow the width and the run length, as in
+        # autoencoding.interp.train_sae, unless given
+        from .recipes_sae import sae_train_defaults
+
+        derived = sae_train_defaults(mcfg.latent_dim, len(tr) * cfg.epochs, cfg.batch_size)
+        for key, value in derived.items():
+            if key not in (train or {}):
+                setattr(cfg, key, value)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)

@@ -44,6 +44,20 @@ def _fmt(terms: dict[str, torch.Tensor]) -> dict[str, str]:
     return {k: f"{float(v.detach()):.4g}" for k, v in terms.items()}
 
 
+#: diagnostics shown on the progress bar beside the loss terms, when a part reports them
+#: (SAEs: FVU, L0 and the dead fraction; quantizers: codebook usage and perplexity)
+BAR_STATS = ("fvu", "l0", "dead", "codebook_usage", "perplexity")
+
+
+def _postfix(out: Any) -> dict[str, str]:
+    shown = _fmt(out.terms)
+    for k in BAR_STATS:
+        v = out.metrics.get(k)
+        if v is not None and k not in shown and v.numel() == 1:
+            shown[k] = f"{100 * float(v):.2f}%" if k == "dead" else f"{float(v):.4g}"
+    return shown
+
+
 class Trainer:
     """Fits an :class:`Autoencoder`; ``fit`` returns the per-epoch history."""
 
@@ -244,10 +258,7 @@ class Trainer:
                     if bar is not None:
                         bar.update(1)
                         if step % 10 == 0:
-                            bar.set_postfix(
-                                {k: f"{float(v.detach()):.4g}" for k, v in out.terms.items()},
-                                refresh=False,
-                            )
+                            bar.set_postfix(_postfix(out), refresh=False)
                     if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                         save(step, epoch, start_batch)
                         last_saved = step
