@@ -29,6 +29,7 @@ def _holes(x, mask):
             "remasker",
             {
                 "epochs": 40,
+                "batch_size": 64,
                 "model": {"encoder": {"name": "feature_transformer", "embed_dim": 16, "depth": 1}},
             },
         ),

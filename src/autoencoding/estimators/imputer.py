@@ -59,14 +59,25 @@ def _validate(est: Any, X: Any, reset: bool) -> np.ndarray:
     return X
 
 
+def default_width(n_columns: int) -> int:
+    """Hidden width for a table of ``n_columns``: 8 units per column, rounded up to a power
+    of two, between 64 and 256 (diabetes, wine: 128; breast cancer: 256)."""
+    return int(min(256, max(64, 1 << max(0, 8 * n_columns - 1).bit_length())))
+
+
 class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill missing values (NaN) with a masked autoencoder trained by re-masking.
 
     Defaults were chosen with protocol IMP (``benchmarks/imp.py``): an MLP on
-    ``[values, observed flags]`` (256-256-64, mirrored) beat the per-feature-token transformer
-    on these small tables and trains several times faster; hiding a quarter of the observed
-    entries and scoring every observed entry (not only the hidden ones) generalised best; and
-    averaging three seeds removes most of the seed-to-seed noise of one small network.
+    ``[values, observed flags]`` (two hidden layers, latent 64, mirrored) beat the
+    per-feature-token transformer on these small tables and trains several times faster;
+    hiding a quarter of the observed entries and scoring every observed entry (not only the
+    hidden ones) generalised best; and averaging three seeds removes most of the
+    seed-to-seed noise of one small network. The hidden width follows the column count
+    (:func:`default_width`): 128 on diabetes and wine (10 and 13 columns) was both better
+    and twice as fast as 256 (diabetes RMSE 0.706 / 0.815 at 20% / 50% missing vs 0.714 /
+    0.840, seeds 0-1), while breast cancer's 30 columns need 256 (0.394 vs 0.419 at 128).
+    Batches of 128 rows beat 64 on the small tables at half the steps.
 
     Parameters
     ----------
@@ -80,7 +91,8 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         Entries the loss scores: every observed one, or only the hidden ones (ReMasker's
         choice). Scoring the visible entries too regularises small tables.
     hidden : list of int or None, default=None
-        MLP hidden widths (the decoder mirrors them); None = [256, 256] for MLP encoders.
+        MLP hidden widths (the decoder mirrors them); None = two layers of
+        :func:`default_width` (8 units per column rounded up to a power of two, 64-256).
     latent_dim : int or None, default=None
         Size of the code; None = 64 for MLPs and the full token grid for ``remasker``.
     epochs, batch_size, lr, weight_decay : training length, batch size, learning rate and
@@ -107,7 +119,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         hidden: list[int] | None = None,
         latent_dim: int | None = None,
         epochs: int = 300,
-        batch_size: int = 64,
+        batch_size: int = 128,
         lr: float = 1e-3,
         weight_decay: float = 0.05,
         n_estimators: int = 3,
@@ -170,7 +182,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         cfg = model_config(self.recipe, [2, d], (-1.0, 1.0), over)
         if cfg.encoder["name"] == "mlp":
             if self.hidden is not None or "hidden" not in (over.get("encoder") or {}):
-                hidden = [int(h) for h in (self.hidden or [256, 256])]
+                hidden = [int(h) for h in (self.hidden or [default_width(d)] * 2)]
                 over["encoder"] = {**cfg.encoder, "hidden": hidden}
                 over["decoder"] = {**cfg.decoder, "hidden": hidden}
             if self.latent_dim is None and "latent_dim" not in (self.model or {}):
