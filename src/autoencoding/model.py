@@ -28,6 +28,7 @@ from .parts import (
     BottleneckOutput,
 )
 from .parts.base import build, normalize_spec
+from .parts.sparse_ops import scatter_codes
 
 
 @dataclass
@@ -189,7 +190,10 @@ class Autoencoder(nn.Module):
     def _decode(self, b: BottleneckOutput) -> torch.Tensor:
         if b.values is not None and b.codes is not None and hasattr(self.decoder, "decode_sparse"):
             return self.decoder.decode_sparse(b.codes, b.values)
-        return self.decoder(b.z)
+        z = b.z
+        if z is None:  # a sparse bottleneck skipped its dense latents; this decoder needs them
+            z = scatter_codes(b.values, b.codes, b.values, self.config.latent_dim)
+        return self.decoder(z)
 
     # -- use ------------------------------------------------------------------------------
     def _eval_call(self, fn, *args):

@@ -43,8 +43,9 @@ class BottleneckOutput:
     (distribution parameters such as a posterior mean), so no caller special-cases a family.
     """
 
-    z: torch.Tensor
-    """The latent handed to the decoder."""
+    z: torch.Tensor | None
+    """The latent handed to the decoder. Bottlenecks that decode from ``codes`` and
+    ``values`` (TopK) leave it None in training steps, where nothing reads it."""
     losses: dict[str, torch.Tensor] = field(default_factory=dict)
     """Named loss terms, already weighted, that join the total loss."""
     codes: torch.Tensor | None = None

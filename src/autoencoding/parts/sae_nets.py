@@ -91,6 +91,7 @@ class SAEEncoder(nn.Module):
             self.register_buffer("bias", torch.zeros(out_features))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self._decoder: SAEDecoder | None = None
+        self._selects_only = False
 
     def bind(self, model: nn.Module) -> None:
         decoder = model.decoder
@@ -106,6 +107,9 @@ class SAEEncoder(nn.Module):
         )
         # A plain attribute, not a submodule: the decoder's parameters are registered once.
         object.__setattr__(self, "_decoder", decoder)
+        # bottlenecks that only select and gather pre-activations (TopK) take them in the
+        # product's precision (see sparse_grad_affine's keep_low)
+        self._selects_only = bool(getattr(model.bottleneck, "selects_pre_activations", False))
         with torch.no_grad():
             self.weight.copy_(self.cfg.encoder_init_scale * decoder.directions())
 
@@ -120,8 +124,14 @@ class SAEEncoder(nn.Module):
         if dec is None:
             raise AutoencodingError("encoder 'sae' used outside an Autoencoder (no decoder bound)")
         x = x.flatten(1) * dec.input_scale
+        dtype = self._matmul_dtype(x)
         return sparse_grad_affine(
-            x, self.weight, self.bias, center=dec.bias, matmul_dtype=self._matmul_dtype(x)
+            x,
+            self.weight,
+            self.bias,
+            center=dec.bias,
+            matmul_dtype=dtype,
+            keep_low=dtype is not None and self._selects_only,
         )
 
     def _matmul_dtype(self, x: torch.Tensor) -> torch.dtype | None:

@@ -129,9 +129,9 @@ class SparseBottleneck(Bottleneck):
             on = (values.detach() != 0) & (codes >= 0)
             l0 = on.sum(1).float().mean()
             if self.training:
-                fired = torch.zeros(self.latent_dim, dtype=torch.bool, device=z.device)
+                fired = torch.zeros(self.latent_dim, dtype=torch.bool, device=codes.device)
                 fired[codes[on]] = True
-                self._track(fired, z.shape[0])
+                self._track(fired, codes.shape[0])
         else:
             nonzero = z.detach() != 0
             l0 = nonzero.sum(1).float().mean()
@@ -228,12 +228,19 @@ class TopKBottleneck(_TopKFamily):
     """
 
     Config = TopKConfig
+    #: pre-activations are only selected and gathered: the encoder may hand them over in
+    #: its product's precision (bfloat16), saving a (B, L) conversion per step
+    selects_pre_activations = True
 
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
         codes = h.detach().topk(self.cfg.k, dim=1, sorted=False).indices
         # the gradient reaches only the k selected pre-activations, kept sparse end to end
-        vals = F.relu(sparse_gather(h, codes))
-        return self._output(h, scatter_codes(h, codes, vals), codes=codes, values=vals)
+        vals = F.relu(sparse_gather(h, codes)).float()
+        # Training decodes from (codes, values) and never reads the dense latents: skip them
+        # (a (B, L) fill and scatter per step); evaluation and encode() get them as usual.
+        train_step = self.training and torch.is_grad_enabled()
+        z = None if train_step else scatter_codes(vals, codes, vals, self.latent_dim)
+        return self._output(h, z, codes=codes, values=vals)
 
 
 @dataclass

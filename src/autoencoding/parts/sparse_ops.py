@@ -36,7 +36,7 @@ class _SparseGradAffine(torch.autograd.Function):
     accepts_sparse_grad = True
 
     @staticmethod
-    def forward(ctx, x, center, weight, bias, matmul_dtype):  # type: ignore[override]
+    def forward(ctx, x, center, weight, bias, matmul_dtype, keep_low):  # type: ignore[override]
         xc = x - center if center is not None else x
         ctx.save_for_backward(xc, weight)
         ctx.has_center = center is not None
@@ -44,13 +44,18 @@ class _SparseGradAffine(torch.autograd.Function):
             low = torch.addmm(
                 bias.to(matmul_dtype), xc.to(matmul_dtype), weight.to(matmul_dtype).t()
             )
-            return low.to(xc.dtype)
+            # keep_low: the consumer only selects and gathers a few entries per row (TopK), so
+            # the (B, L) output stays in the product's dtype — converting it would cost as
+            # much as a third of the selection itself
+            return low if keep_low else low.to(xc.dtype)
         return torch.addmm(bias, xc, weight.t())
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
         xc, weight = ctx.saved_tensors
-        need_x, need_c, need_w, need_b, _ = ctx.needs_input_grad
+        if g.dtype != xc.dtype:
+            g = g.to(xc.dtype)  # a low-precision output's gradient; every product runs in fp32
+        need_x, need_c, need_w, need_b = ctx.needs_input_grad[:4]
         gx = gc = gw = gb = None
         if g.is_sparse:
             # from sparse_gather: only the selected latents have a gradient, no dense (B, L)
@@ -76,7 +81,7 @@ class _SparseGradAffine(torch.autograd.Function):
         if need_c and ctx.has_center:
             # d/dcenter of (x − c)Wᵀ summed over rows: −(Σ_rows g) W, an L×d product, not B×L×d
             gc = -(gb @ weight)
-        return gx, gc, gw, gb if need_b else None, None
+        return gx, gc, gw, gb if need_b else None, None, None
 
 
 def sparse_grad_affine(
@@ -85,6 +90,7 @@ def sparse_grad_affine(
     bias: torch.Tensor,
     center: torch.Tensor | None = None,
     matmul_dtype: torch.dtype | None = None,
+    keep_low: bool = False,
 ) -> torch.Tensor:
     """``(x − center) @ weight.T + bias`` with a backward that exploits sparse gradients.
 
@@ -92,9 +98,11 @@ def sparse_grad_affine(
     active latents; the backward then multiplies a sparse (B, L) matrix instead of a dense
     one. Mathematically identical to the dense expression (checked by ``gradcheck``).
     ``matmul_dtype=torch.bfloat16`` runs the forward product in bfloat16 (output and every
-    gradient stay in the input's dtype): mixed precision for the one dense product.
+    gradient stay in the input's dtype): mixed precision for the one dense product;
+    ``keep_low=True`` then returns the output in bfloat16 too (for consumers that only
+    select and gather from it; its gradient is computed in the input's dtype).
     """
-    return _SparseGradAffine.apply(x, center, weight, bias, matmul_dtype)
+    return _SparseGradAffine.apply(x, center, weight, bias, matmul_dtype, keep_low)
 
 
 def bf16_matmul_is_fast(device: torch.device) -> bool:
@@ -159,9 +167,13 @@ def gather_codes(dense: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     return torch.where(valid, dense.gather(1, codes.clamp_min(0)), dense.new_zeros(()))
 
 
-def scatter_codes(like: torch.Tensor, codes: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Dense (B, L) latents, zero but ``values`` at ``codes`` (padding −1 ignored)."""
-    z = torch.zeros_like(like, dtype=values.dtype)
+def scatter_codes(
+    like: torch.Tensor, codes: torch.Tensor, values: torch.Tensor, width: int | None = None
+) -> torch.Tensor:
+    """Dense (B, L) latents, zero but ``values`` at ``codes`` (padding −1 ignored); L is
+    ``like``'s width, or ``width`` when given."""
+    shape = (like.shape[0], width if width is not None else like.shape[1])
+    z = like.new_zeros(shape, dtype=values.dtype)
     if codes.numel() and int(codes.min()) < 0:
         valid = codes >= 0
         rows = torch.arange(codes.shape[0], device=codes.device)[:, None].expand_as(codes)
