@@ -91,6 +91,8 @@ def minilm_runs(configs, args) -> None:
                     "dead": ev["dead"],
                     "lr": sae.info["train"]["lr"],
                     "secs": round(time.time() - t0, 1),
+                    "train_s_per_step": sum(h["seconds"] for h in sae.history)
+                    / max(1, sae.history[-1]["step"]),
                 },
             )
 
