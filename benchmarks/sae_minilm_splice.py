@@ -4,9 +4,10 @@ Trains our `sae-topk` at its defaults on protocol SAE's cached MiniLM layer-3 ac
 (the same store and split as ``sae_minilm.py``; seeds 0 and 1), then:
 
 - **splice**: MiniLM is run on the held-out end of the built-in corpus with the layer-3
-  residual replaced by the SAE's reconstruction; reported is the cosine between the clean and
-  the spliced sentence embeddings (mean-pooled last hidden state), beside two baselines
-  computed the same way: the activation zero-ablated and replaced by its mean (the dataset
+  residual replaced by the SAE's reconstruction at every non-special token (as in
+  training, [CLS] / [SEP] / padding keep their activations); reported is the cosine between
+  the clean and the spliced sentence embeddings (mean-pooled last hidden state), beside two
+  baselines computed the same way: the activation zero-ablated and replaced by its mean (the dataset
   mean activation) — how much of the embedding the SAE keeps;
 - **cross-seed overlap** ("Sparse Autoencoders Trained on the Same Data Learn Different
   Features", Paulo & Belrose 2025): the fraction of seed 0's decoder directions that seed 1
@@ -50,7 +51,8 @@ def baseline_cosine(model, tok, texts, value: torch.Tensor) -> float:
             inputs = {k: v for k, v in b.items() if k in ("input_ids", "attention_mask")}
             m = inputs["attention_mask"].unsqueeze(-1).float()
             clean = model(**inputs).last_hidden_state
-            with patch(model, HOOK, lambda h: value.to(h.dtype).expand_as(h)):
+            kept = b["keep"].unsqueeze(-1)
+            with patch(model, HOOK, lambda h, k=kept: torch.where(k, value.to(h.dtype), h)):
                 ablated = model(**inputs).last_hidden_state
             e1, e2 = (clean * m).sum(1) / m.sum(1), (ablated * m).sum(1) / m.sum(1)
             num += float(torch.nn.functional.cosine_similarity(e1, e2).sum())

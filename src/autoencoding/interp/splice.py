@@ -135,7 +135,9 @@ def spliced_metrics(
     batches: Iterator[dict[str, torch.Tensor]] | list[dict[str, torch.Tensor]],
 ) -> dict[str, float]:
     """Clean vs SAE-spliced vs zero-ablated forward passes over ``batches`` of
-    ``input_ids`` / ``attention_mask`` (and ``keep``: the positions that count)."""
+    ``input_ids`` / ``attention_mask`` (and ``keep``: the positions that count, and the only
+    ones whose activation is replaced — as in training, special and padding tokens are not
+    the SAE's to reconstruct)."""
     sae.eval()
     causal = hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None
     sums = {"ce_clean": 0.0, "ce_spliced": 0.0, "ce_zero": 0.0, "kl": 0.0, "cosine": 0.0}
@@ -144,11 +146,17 @@ def spliced_metrics(
         keep = batch.get("keep", batch["attention_mask"].bool())
         inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
         outs = {}
-        for name, fn in (
-            ("clean", None),
-            ("spliced", lambda h: reconstruct_activations(sae, h)),
-            ("zero", torch.zeros_like),
-        ):
+        # only the positions the SAE was trained on (no special or padding tokens) are
+        # replaced; the others keep their clean activations
+        kept = keep.unsqueeze(-1)
+
+        def spliced(h: torch.Tensor, kept=kept) -> torch.Tensor:
+            return torch.where(kept.to(h.device), reconstruct_activations(sae, h), h)
+
+        def zeroed(h: torch.Tensor, kept=kept) -> torch.Tensor:
+            return torch.where(kept.to(h.device), torch.zeros_like(h), h)
+
+        for name, fn in (("clean", None), ("spliced", spliced), ("zero", zeroed)):
             if fn is None:
                 outs[name] = model(**inputs)
             else:
