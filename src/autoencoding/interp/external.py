@@ -70,7 +70,6 @@ from ..api import TrainedModel
 from ..data.scaling import Scaler
 from ..errors import AutoencodingError
 from ..model import Autoencoder, ModelConfig
-from ..parts import sae_gain  # noqa: F401  (registers the decoder 'sae-gain')
 from ..registry import Registry
 
 #: gains within this of 1 use the plain decoder 'sae'
