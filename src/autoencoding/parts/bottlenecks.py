@@ -53,6 +53,15 @@ class IdentityBottleneck(Bottleneck):
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
         return BottleneckOutput(z=h)
 
+    # the trainer's manual-gradient path (autoencoding.train.manual)
+    manual_gradients = True
+
+    def manual_forward(self, h: torch.Tensor, step: int | None):
+        return h, {}, {}, None
+
+    def manual_backward(self, cache, grad_z: torch.Tensor) -> torch.Tensor:
+        return grad_z
+
 
 @dataclass
 class GaussianConfig:
@@ -132,6 +141,53 @@ class GaussianBottleneck(Bottleneck):
             stats={"kl": kl.detach(), "kl_weight": torch.tensor(w)},
             params={"mean": mean, "logvar": logvar},
         )
+
+    # -- the trainer's manual-gradient path (autoencoding.train.manual) -------------------
+    manual_gradients = True
+
+    def manual_forward(self, h: torch.Tensor, step: int | None):
+        """``forward`` in training mode without an autograd graph: the same posterior, the
+        same noise draw and the same loss terms; returns (z, losses, stats, cache)."""
+        d = self.latent_dim
+        n = h.shape[0]
+        mean, raw = h[:, :d], h[:, d:]
+        t = torch.tanh(raw / 10.0)
+        logvar = 10.0 * t
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn_like(mean)
+        z = torch.addcmul(mean, std, eps)
+        var = std * std
+        kl_dim = 0.5 * (mean.pow(2) + var - 1.0 - logvar)
+        kl = kl_dim.sum() / n
+        keep = None
+        if self.cfg.free_bits > 0:
+            per_dim = kl_dim.mean(0)
+            keep = (per_dim >= self.cfg.free_bits).to(h.dtype)  # where the clamp passes grads
+            penalised = torch.clamp(per_dim, min=self.cfg.free_bits).sum()
+        else:
+            penalised = kl
+        w = self.kl_weight(step)
+        stats = {"kl": kl, "kl_weight": torch.tensor(w)}
+        return z, {"kl": w * penalised}, stats, (mean, t, std, eps, var, w, keep)
+
+    def manual_backward(self, cache, grad_z: torch.Tensor) -> torch.Tensor:
+        """d loss / d h for ``manual_forward``: the reparameterized sample's gradient plus
+        the weighted KL's, through the soft clamp of the log-variance."""
+        mean, t, std, eps, var, w, keep = cache
+        n = mean.shape[0]
+        d = self.latent_dim
+        grad_h = torch.empty((n, 2 * d), dtype=mean.dtype, device=mean.device)
+        c = w / n
+        if keep is not None:
+            c = keep * c  # per latent dimension: 0 where free bits hold the KL at the floor
+            torch.addcmul(grad_z, mean, c, out=grad_h[:, :d])  # d/dmean: dz + c·mean
+        else:
+            torch.add(grad_z, mean, alpha=c, out=grad_h[:, :d])
+        # d/dlogvar = ½·dz·eps·std + ½·c·(var − 1); logvar = 10·tanh(raw / 10), so
+        # d logvar / d raw = 1 − tanh²
+        glv = (grad_z * eps).mul_(std).add_((var - 1.0).mul_(c)).mul_(0.5)
+        grad_h[:, d:] = torch.ops.aten.tanh_backward(glv, t)
+        return grad_h
 
     def log_importance(self, h: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """k posterior samples per row and their log p(z) - log q(z|x), shapes (k,B,d), (k,B)."""

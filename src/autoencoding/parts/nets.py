@@ -60,6 +60,68 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+#: activations whose derivative the manual backward computes from the activation's output
+MANUAL_ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+def _linears(net: nn.Sequential) -> list[nn.Linear]:
+    return [m for m in net if isinstance(m, nn.Linear)]
+
+
+def mlp_manual_forward(
+    net: nn.Sequential, activation: str, x: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Forward pass of an ``_mlp`` stack without recording an autograd graph.
+
+    Returns the output and the input of every linear layer (the saved activations the
+    manual backward needs). Used by the trainer's manual-gradient path
+    (:mod:`autoencoding.train.manual`).
+    """
+    linears = _linears(net)
+    inputs = []
+    a = x
+    for i, lin in enumerate(linears):
+        inputs.append(a)
+        a = torch.addmm(lin.bias, a, lin.weight.t())
+        if i < len(linears) - 1:
+            if activation == "relu":
+                a.clamp_min_(0)
+            elif activation == "tanh":
+                a.tanh_()
+            else:
+                a.sigmoid_()
+    return a, inputs
+
+
+def mlp_manual_backward(
+    net: nn.Sequential,
+    activation: str,
+    inputs: list[torch.Tensor],
+    grad_out: torch.Tensor,
+    need_input_grad: bool,
+) -> torch.Tensor | None:
+    """Backward pass matching :func:`mlp_manual_forward`: writes every weight and bias
+    gradient into the parameter's existing ``.grad`` tensor (overwriting it) and returns the
+    gradient with respect to the input when asked."""
+    linears = _linears(net)
+    g = grad_out
+    for i in range(len(linears) - 1, -1, -1):
+        lin, a = linears[i], inputs[i]
+        torch.mm(g.t(), a, out=lin.weight.grad)
+        torch.sum(g, 0, out=lin.bias.grad)
+        if i == 0 and not need_input_grad:
+            return None
+        g = g.mm(lin.weight)
+        if i > 0:  # through the activation that produced this layer's input
+            if activation == "relu":
+                g = torch.ops.aten.threshold_backward(g, a, 0)
+            elif activation == "tanh":
+                g = torch.ops.aten.tanh_backward(g, a)
+            else:
+                g = torch.ops.aten.sigmoid_backward(g, a)
+    return g
+
+
 @ENCODERS.register("mlp")
 class MLPEncoder(nn.Module):
     """Multilayer perceptron on the flattened input."""
@@ -74,6 +136,16 @@ class MLPEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.flatten(1))
+
+    @property
+    def manual_gradients(self) -> bool:
+        return self.cfg.activation in MANUAL_ACTIVATIONS
+
+    def manual_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return mlp_manual_forward(self.net, self.cfg.activation, x.flatten(1))
+
+    def manual_backward(self, cache: list[torch.Tensor], grad_out: torch.Tensor) -> None:
+        mlp_manual_backward(self.net, self.cfg.activation, cache, grad_out, False)
 
     def jacobian_frobenius_sq(self, x: torch.Tensor) -> torch.Tensor:
         """‖∂h/∂x‖²_F per row, exactly, by chaining layer Jacobians from the output side.
@@ -129,10 +201,23 @@ class MLPDecoder(nn.Module):
     ) -> None:
         super().__init__()
         n = math.prod(output_shape)
+        self.cfg = cfg
         self.net = _mlp([latent_dim, *reversed(cfg.widths(n)), factor * n], cfg.activation)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
+
+    @property
+    def manual_gradients(self) -> bool:
+        return self.cfg.activation in MANUAL_ACTIVATIONS
+
+    def manual_forward(self, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return mlp_manual_forward(self.net, self.cfg.activation, z)
+
+    def manual_backward(self, cache: list[torch.Tensor], grad_out: torch.Tensor) -> torch.Tensor:
+        g = mlp_manual_backward(self.net, self.cfg.activation, cache, grad_out, True)
+        assert g is not None
+        return g
 
 
 @dataclass

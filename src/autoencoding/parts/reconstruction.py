@@ -32,6 +32,20 @@ def _reduce(per_entry: torch.Tensor, where: torch.Tensor | None, mean: bool) -> 
     return per_entry.mean(1) if mean else per_entry.sum(1)
 
 
+def _entry_weights(
+    where: torch.Tensor | None, like: torch.Tensor, mean: bool
+) -> torch.Tensor | float:
+    """d(batch mean of _reduce(per_entry, where, mean)) / d per_entry: the weight of each
+    entry in the batch loss (a scalar when every entry counts the same)."""
+    n = like.shape[0]
+    if where is None:
+        return 1.0 / (n * like[0].numel()) if mean else 1.0 / n
+    w = where.flatten(1).to(like.dtype)
+    if mean:
+        return w / (n * w.sum(1, keepdim=True).clamp_min(1.0))
+    return w / n
+
+
 class Reconstruction(nn.Module):
     #: how many decoder outputs per input feature
     params_per_feature = 1
@@ -66,6 +80,14 @@ class MSE(Reconstruction):
     def per_sample(self, out, x, where=None):
         return _reduce((out - x).pow(2), where, mean=True)
 
+    manual_gradients = True
+
+    def manual_loss(self, out, x, where=None):
+        """(batch-mean loss, its gradient with respect to ``out``) without autograd."""
+        diff = out - x
+        w = _entry_weights(where, diff, mean=True)
+        return (diff.pow(2) * w).sum(), diff.mul_(w).mul_(2.0)
+
 
 @RECONSTRUCTIONS.register("bernoulli")
 class Bernoulli(Reconstruction):
@@ -85,6 +107,16 @@ class Bernoulli(Reconstruction):
     def per_sample(self, out, x, where=None):
         nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
         return _reduce(nll, where, mean=False)
+
+    manual_gradients = True
+
+    def manual_loss(self, out, x, where=None):
+        """(batch-mean loss, its gradient with respect to the logits) without autograd."""
+        w = _entry_weights(where, out, mean=False)
+        # BCE with logits = softplus(out) − x·out, entry by entry
+        per_entry = F.softplus(out).sub_(x * out)
+        loss = per_entry.sum() * w if isinstance(w, float) else (per_entry * w).sum()
+        return loss, torch.sigmoid(out).sub_(x).mul_(w)
 
     def mean(self, out):
         return torch.sigmoid(out)
@@ -144,6 +176,30 @@ class Gaussian(Reconstruction):
         mean, log_sigma = self._split(out)
         nll = 0.5 * ((x - mean) * torch.exp(-log_sigma)).pow(2) + log_sigma + 0.5 * LOG_2PI
         return _reduce(nll, where, mean=False)
+
+    @property
+    def manual_gradients(self) -> bool:
+        return self.cfg.variance in ("fixed", "learned")
+
+    def manual_loss(self, out, x, where=None):
+        """(batch-mean loss, its gradient with respect to the decoder's means) without
+        autograd; a learned variance gets its gradient written into ``log_sigma.grad``."""
+        floor = math.log(self.cfg.min_sigma)
+        if self.cfg.variance == "learned":
+            raw = self.log_sigma.detach()
+            log_sigma = (floor + F.softplus(raw - floor)).view(1, *out.shape[1:])
+        else:
+            log_sigma = torch.full_like(out[:1], math.log(self.cfg.sigma))
+        inv_var = torch.exp(-2.0 * log_sigma)
+        diff = out - x
+        sq = diff.pow(2).mul_(inv_var)  # ((x − mean) / σ)²
+        w = _entry_weights(where, out, mean=False)
+        nll = (0.5 * sq + log_sigma + 0.5 * LOG_2PI) * w
+        if self.cfg.variance == "learned":
+            # d nll / d log σ = 1 − ((x − mean) / σ)²; softplus' derivative is the sigmoid
+            g_ls = ((1.0 - sq) * w).sum(0)
+            torch.mul(g_ls, torch.sigmoid(raw - floor), out=self.log_sigma.grad)
+        return nll.sum(), diff.mul_(inv_var).mul_(w)
 
     def mean(self, out):
         return self._split(out)[0]

@@ -39,7 +39,8 @@ def save_checkpoint(
 ) -> None:
     tensors: dict[str, torch.Tensor] = {}
     for k, v in model.state_dict().items():
-        tensors[f"model.{k}"] = v.detach().cpu().contiguous()
+        # a copy: during training the parameters may be views of one flat buffer
+        tensors[f"model.{k}"] = v.detach().to("cpu", copy=True).contiguous()
     opt = optimizer.state_dict()
     for pid, pstate in opt["state"].items():
         for name, v in pstate.items():
@@ -84,7 +85,14 @@ def load_checkpoint(
         if k.startswith("optim."):
             _, pid, name = k.split(".", 2)
             opt_state.setdefault(int(pid), {})[name] = v
-    optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
+    try:
+        optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
+    except (ValueError, KeyError) as e:
+        raise AutoencodingError(
+            f"checkpoint {path}: its optimizer state does not match this run's optimizer "
+            f"({e}); resume with the settings that wrote it (e.g. the same "
+            f"manual_gradients) or delete it to start over"
+        ) from None
     torch.set_rng_state(tensors["rng.cpu"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])

@@ -46,6 +46,10 @@ class TrainConfig:
     """Show a progress bar with the live loss terms."""
     device: str = "cpu"
     """Torch device: cpu, cuda, cuda:1, ... or auto."""
+    manual_gradients: bool = True
+    """Train MLP autoencoders and VAEs with their hand-derived gradients and one fused Adam
+    step over a flat parameter buffer (about twice as fast on small models; same results).
+    Models with other parts, and runs under torchrun, use autograd whatever this says."""
 
     def validate(self) -> None:
         require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
