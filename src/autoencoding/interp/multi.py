@@ -71,6 +71,29 @@ class SAEGroup(nn.Module):
             loss=loss, terms=terms, metrics=metrics, out=outs[0].out, bottleneck=outs[0].bottleneck
         )
 
+    # the trainer's manual-gradient path (autoencoding.train.manual): member by member
+    def manual_unsupported(self) -> str | None:
+        from ..train.manual import unsupported
+
+        reasons = [unsupported(m) for m in self.members]
+        return next((f"sae{i}: {r}" for i, r in enumerate(reasons) if r), None)
+
+    def manual_step(self, x: torch.Tensor, step: int) -> ModelOutput:
+        from ..train.manual import manual_step
+
+        outs = [
+            manual_step(m, x[:, a:b], step)
+            for m, (a, b) in zip(self.members, self.slices, strict=True)
+        ]
+        terms, metrics = {}, {}
+        for i, o in enumerate(outs):
+            terms.update({f"sae{i}/{k}": v for k, v in o.terms.items()})
+            metrics.update({f"sae{i}/{k}": v for k, v in o.metrics.items()})
+        return ModelOutput(
+            loss=sum(o.loss for o in outs), terms=terms, metrics=metrics, out=outs[0].out,
+            bottleneck=outs[0].bottleneck,
+        )  # fmt: skip
+
     def save(self, path: str | Path) -> list[Path]:
         from ..api import TrainedModel
         from ..data.scaling import Scaler

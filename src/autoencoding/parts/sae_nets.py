@@ -165,16 +165,19 @@ class SAEDecoder(nn.Module):
 
     def directions(self) -> torch.Tensor:
         """W_dec with unit-norm rows (L, d): each latent's direction in normalised units."""
-        norms = self.weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        drift = float((norms.detach() - 1).abs().max())
-        if self.training and torch.is_grad_enabled() and drift > 1e-5:
+        if self.training and torch.is_grad_enabled():
             # Keep the stored weights unit-norm (what is saved is what is used) — once per
             # optimizer step, before the weight enters this step's graph; the division below
             # stays in the graph so the gradient along each row is projected out.
-            with torch.no_grad():
-                self.weight.div_(norms)
-            norms = self.weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return self.weight / norms
+            self.renormalize_()
+        return self.weight / self.weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    @torch.no_grad()
+    def renormalize_(self) -> None:
+        """Rescale the stored rows to unit norm when the last update moved them off it."""
+        norms = self.weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        if float((norms - 1).abs().max()) > 1e-5:
+            self.weight.div_(norms)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return (z @ self.directions() + self.bias) / self.input_scale

@@ -1,5 +1,7 @@
 """The trainer's manual-gradient path: hand-derived backward passes for MLP autoencoders.
 
+(TopK sparse autoencoders have their own hand-written step: :mod:`..parts.sae_manual`.)
+
 A small MLP autoencoder on a CPU spends most of a training step outside its matrix products:
 recording the autograd graph, walking it backward, and the optimizer's per-tensor
 bookkeeping. When every part of a model knows its own gradient — MLP encoder and decoder,
@@ -22,12 +24,21 @@ import torch
 from torch import nn
 
 from ..model import Autoencoder, ModelOutput
+from ..parts.sae_manual import topk_sae_step, topk_sae_unsupported
+from ..parts.sae_nets import SAEEncoder
 
 
 def unsupported(model: Autoencoder) -> str | None:
-    """Why ``model`` cannot take the manual path (None when it can)."""
+    """Why ``model`` cannot take the manual path (None when it can). A module that is not
+    one pipeline (e.g. a group of SAEs) may answer for itself with ``manual_unsupported()``
+    and then provide ``manual_step(x, step)``."""
+    own = getattr(model, "manual_unsupported", None)
+    if own is not None:
+        return own()
     if not isinstance(model, Autoencoder):
         return f"{type(model).__name__} is not one autoencoder pipeline"
+    if isinstance(model.encoder, SAEEncoder):
+        return topk_sae_unsupported(model)
     for role in ("encoder", "bottleneck", "decoder", "reconstruction"):
         part = getattr(model, role)
         if not getattr(part, "manual_gradients", False):
@@ -44,9 +55,10 @@ class FlatParameters:
     ``.grad`` a view into one flat gradient buffer, so an optimizer steps one tensor.
 
     ``release`` gives every parameter its own storage again (saving a model needs
-    unshared tensors)."""
+    unshared tensors) and drops the scratch matrices the manual steps kept."""
 
     def __init__(self, model: nn.Module) -> None:
+        self.model = model
         self.params = [p for p in model.parameters() if p.requires_grad]
         first = self.params[0]
         n = sum(p.numel() for p in self.params)
@@ -64,6 +76,9 @@ class FlatParameters:
         for p in self.params:
             p.data = p.data.clone()
             p.grad = None
+        for m in self.model.modules():  # scratch matrices a manual step kept between steps
+            for key in [k for k in vars(m) if k.startswith("_manual_")]:
+                delattr(m, key)
 
 
 class FlatAdam(torch.optim.Adam):
@@ -116,6 +131,10 @@ def fused_kernels_available(device: torch.device) -> bool:
 def manual_step(model: Autoencoder, x: torch.Tensor, step: int) -> ModelOutput:
     """One training step's forward and backward without autograd: returns the loss terms
     like ``model(x, step)`` and leaves every parameter's gradient in its ``.grad``."""
+    if hasattr(model, "manual_unsupported"):
+        return model.manual_step(x, step)  # type: ignore[operator]
+    if isinstance(model.encoder, SAEEncoder):
+        return topk_sae_step(model, x, step)
     with torch.no_grad():
         x_tilde, where = model.corruption(x)
         h, enc_cache = model.encoder.manual_forward(x_tilde)
