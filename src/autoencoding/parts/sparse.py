@@ -155,6 +155,35 @@ class SparseBottleneck(Bottleneck):
     def extra_losses(self, b, x, out, decoder, tv, stats) -> dict[str, torch.Tensor]:
         return {}
 
+    def auxk_terms(self, b, x, out, decoder, tv, stats) -> dict[str, torch.Tensor]:
+        """The AuxK term when the config asks for it (``auxk_alpha`` > 0) and latents are dead."""
+        cfg = self.cfg
+        alpha = getattr(cfg, "auxk_alpha", 0.0)
+        if not (self.training and alpha > 0 and b.pre is not None):
+            return {}
+        dead = self.dead_mask()
+        n_dead = int(dead.sum())
+        if n_dead == 0:
+            return {}
+        auxk = self._auxk(b, x, out, decoder, tv, dead, n_dead)
+        stats["auxk"] = auxk.detach()
+        return {"auxk": alpha * auxk}
+
+    def _auxk(self, b, x, out, decoder, tv, dead, n_dead) -> torch.Tensor:
+        """AuxK (Gao et al. 2024, §A.2): the top-k_aux *dead* latents reconstruct the residual
+        e = x − x̂, as a normalised MSE. Why: dead latents get no gradient from the main loss
+        (they are never selected); this term gives them one that points at what the live
+        latents miss, so they revive as useful features rather than at random."""
+        k_aux_nominal = getattr(self.cfg, "auxk_k", 0) or max(1, x.shape[1] // 2)
+        k_aux = min(k_aux_nominal, n_dead)
+        dead_idx = dead.nonzero().squeeze(1)
+        pos = b.pre.detach().index_select(1, dead_idx).topk(k_aux, dim=1, sorted=False).indices
+        codes = dead_idx[pos]
+        e_hat = decoder.decode_sparse(codes, F.relu(sparse_gather(b.pre, codes)), bias=False)
+        e = (x - out).detach()
+        scale = min(n_dead / k_aux_nominal, 1.0)
+        return scale * (e - e_hat).pow(2).sum() / tv
+
 
 # ---------------------------------------------------------------------------------------
 # TopK family: TopK, BatchTopK, Matryoshka — with AuxK
@@ -188,30 +217,7 @@ class _TopKFamily(SparseBottleneck):
         self.expected_l0 = float(cfg.k)
 
     def extra_losses(self, b, x, out, decoder, tv, stats):
-        losses = {}
-        cfg = self.cfg
-        if self.training and cfg.auxk_alpha > 0 and b.pre is not None:
-            dead = self.dead_mask()
-            n_dead = int(dead.sum())
-            if n_dead > 0:
-                losses["auxk"] = cfg.auxk_alpha * self._auxk(b, x, out, decoder, tv, dead, n_dead)
-                stats["auxk"] = losses["auxk"].detach() / cfg.auxk_alpha
-        return losses
-
-    def _auxk(self, b, x, out, decoder, tv, dead, n_dead) -> torch.Tensor:
-        """AuxK (Gao et al. 2024, §A.2): the top-k_aux *dead* latents reconstruct the residual
-        e = x − x̂, as a normalised MSE. Why: dead latents get no gradient from the main loss
-        (they are never selected); this term gives them one that points at what the live
-        latents miss, so they revive as useful features rather than at random."""
-        k_aux_nominal = self.cfg.auxk_k or max(1, x.shape[1] // 2)
-        k_aux = min(k_aux_nominal, n_dead)
-        dead_idx = dead.nonzero().squeeze(1)
-        pos = b.pre.detach().index_select(1, dead_idx).topk(k_aux, dim=1, sorted=False).indices
-        codes = dead_idx[pos]
-        e_hat = decoder.decode_sparse(codes, F.relu(sparse_gather(b.pre, codes)), bias=False)
-        e = (x - out).detach()
-        scale = min(n_dead / k_aux_nominal, 1.0)
-        return scale * (e - e_hat).pow(2).sum() / tv
+        return self.auxk_terms(b, x, out, decoder, tv, stats)
 
 
 @BOTTLENECKS.register("topk")
@@ -435,10 +441,16 @@ class JumpReLUConfig(SparseConfig):
     """ε: width of the rectangle kernel of the straight-through pseudo-derivatives."""
     warmup_steps: int = 0
     """Steps over which λ ramps linearly from 0."""
+    auxk_alpha: float = 0.0
+    """Weight of the AuxK loss on dead latents (as in the TopK family; 0 = off)."""
+    auxk_k: int = 0
+    """Dead latents used by AuxK per row (0 = half the input features)."""
 
     def validate(self) -> None:
         super().validate()
         require(self.l0 >= 0, f"l0 must be >= 0, got {self.l0}")
+        require(self.auxk_alpha >= 0, f"auxk_alpha must be >= 0, got {self.auxk_alpha}")
+        require(self.auxk_k >= 0, f"auxk_k must be >= 0, got {self.auxk_k}")
         require(self.threshold_init > 0, "threshold_init must be > 0")
         require(self.bandwidth > 0, "bandwidth must be > 0")
         require(self.warmup_steps >= 0, "warmup_steps must be >= 0")
@@ -521,3 +533,6 @@ class JumpReLUBottleneck(SparseBottleneck):
         out.losses["l0"] = lam * l0
         out.stats["l0_weight"] = torch.tensor(lam)
         return out
+
+    def extra_losses(self, b, x, out, decoder, tv, stats):
+        return self.auxk_terms(b, x, out, decoder, tv, stats)
