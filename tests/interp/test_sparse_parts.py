@@ -220,6 +220,21 @@ def test_dead_window_is_counted_in_tokens_and_auxk_revives():
     assert all("auxk" not in m2(x, step=s).terms for s in range(4))
 
 
+def test_jumprelu_takes_auxk_when_asked():
+    x = data(100)
+    for alpha in (0.0, 1.0):
+        m = build("sae-jumprelu", dead_tokens=50, auxk_alpha=alpha)
+        m.init_from_data(x)
+        with torch.no_grad():  # latents 0-3 sit far below their threshold: they never fire
+            m.bottleneck.threshold_param[:4] = 1e3
+        m(x, step=0)  # 100 tokens > the 50-token window: latents 0-3 are dead now
+        out = m(x, step=1)
+        assert ("auxk" in out.terms) == (alpha > 0)
+        out.loss.backward()
+        revived = m.encoder.weight.grad[:4].abs().sum()
+        assert (revived > 0) == (alpha > 0)  # only AuxK reaches the dead latents' rows
+
+
 def test_adaptive_dead_window():
     m = build("sae-topk", latents=32, k=4)
     m.bottleneck.tokens_seen.fill_(240_000)
