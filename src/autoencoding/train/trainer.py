@@ -183,7 +183,12 @@ class Trainer:
         if resume:
             if self.checkpoint_path is None:
                 raise AutoencodingError("resume needs an output folder holding a checkpoint")
-            st = load_checkpoint(self.checkpoint_path, self.model, opt)
+            try:
+                st = load_checkpoint(self.checkpoint_path, self.model, opt)
+            except BaseException:
+                if flat is not None:
+                    flat.release()  # the caller keeps a model it can still save
+                raise
             step, epoch, start_batch = st["step"], st["epoch"], st["batch"]
             best, bad_epochs = st["best"], st["bad_epochs"]
             self.history = st["history"]
@@ -235,7 +240,7 @@ class Trainer:
         try:
             while epoch < cfg.epochs:
                 t0, c0 = time.perf_counter(), time.process_time()
-                logged: list[dict[str, torch.Tensor]] = []
+                sums: dict[str, torch.Tensor] = {}
                 n_batches = 0
                 it = (
                     batches.epoch(epoch, start_batch, self.rank, self.world)
@@ -283,7 +288,8 @@ class Trainer:
                         opt.update()  # type: ignore[attr-defined]
                     else:
                         opt.step()
-                    logged.append({**out.metrics, "loss": out.loss.detach()})
+                    for k, v in (*out.metrics.items(), ("loss", out.loss.detach())):
+                        sums[k] = sums[k] + v if k in sums else v.clone()
                     n_batches += 1
                     step += 1
                     start_batch += 1
@@ -301,14 +307,7 @@ class Trainer:
                     "seconds": time.perf_counter() - t0,
                     "cpu_seconds": time.process_time() - c0,
                 }
-                keys = dict.fromkeys(k for m in logged for k in m)
-                record.update(
-                    {
-                        f"train/{k}": float(torch.stack([m[k] for m in logged if k in m]).sum())
-                        / max(1, n_batches)
-                        for k in keys
-                    }
-                )
+                record.update({f"train/{k}": float(v) / max(1, n_batches) for k, v in sums.items()})
                 epoch += 1
                 start_batch = 0
                 if val is not None:
