@@ -16,7 +16,7 @@ dense products, with the selected latents sorted once per step into a (L, B) CSR
 
 plus AuxK on the dead latents (Gao et al. 2024, §A.2), whose products only touch the dead
 columns. Same loss terms, statistics and dead-latent tracking as the autograd path; gradients
-equal up to the products' precision (``tests/parts/test_sae_manual.py``).
+equal up to the products' precision (``tests/interp/test_sae_manual.py``).
 """
 
 from __future__ import annotations
