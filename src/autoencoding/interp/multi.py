@@ -59,9 +59,14 @@ class SAEGroup(nn.Module):
             m.init_from_data(x[:, a:b])
 
     def forward(self, x: torch.Tensor, step: int | None = None) -> ModelOutput:
-        outs = [
-            m(x[:, a:b], step=step) for m, (a, b) in zip(self.members, self.slices, strict=True)
-        ]
+        return self._combine([m(xs, step=step) for m, xs in self._split(x)])
+
+    def _split(self, x: torch.Tensor) -> list[tuple[Autoencoder, torch.Tensor]]:
+        return [(m, x[:, a:b]) for m, (a, b) in zip(self.members, self.slices, strict=True)]
+
+    @staticmethod
+    def _combine(outs: list[ModelOutput]) -> ModelOutput:
+        """One record for the group: member i's terms and metrics prefixed ``sae{i}/``."""
         terms, metrics = {}, {}
         for i, o in enumerate(outs):
             terms.update({f"sae{i}/{k}": v for k, v in o.terms.items()})
@@ -81,18 +86,7 @@ class SAEGroup(nn.Module):
     def manual_step(self, x: torch.Tensor, step: int) -> ModelOutput:
         from ..train.manual import manual_step
 
-        outs = [
-            manual_step(m, x[:, a:b], step)
-            for m, (a, b) in zip(self.members, self.slices, strict=True)
-        ]
-        terms, metrics = {}, {}
-        for i, o in enumerate(outs):
-            terms.update({f"sae{i}/{k}": v for k, v in o.terms.items()})
-            metrics.update({f"sae{i}/{k}": v for k, v in o.metrics.items()})
-        return ModelOutput(
-            loss=sum(o.loss for o in outs), terms=terms, metrics=metrics, out=outs[0].out,
-            bottleneck=outs[0].bottleneck,
-        )  # fmt: skip
+        return self._combine([manual_step(m, xs, step) for m, xs in self._split(x)])
 
     def save(self, path: str | Path) -> list[Path]:
         from ..api import TrainedModel

@@ -148,11 +148,9 @@ class GaussianBottleneck(Bottleneck):
     def manual_forward(self, h: torch.Tensor, step: int | None):
         """``forward`` in training mode without an autograd graph: the same posterior, the
         same noise draw and the same loss terms; returns (z, losses, stats, cache)."""
-        d = self.latent_dim
         n = h.shape[0]
-        mean, raw = h[:, :d], h[:, d:]
-        t = torch.tanh(raw / 10.0)
-        logvar = 10.0 * t
+        mean, logvar = self.posterior(h)
+        t = logvar / 10.0  # the soft clamp's tanh, for its derivative in manual_backward
         std = torch.exp(0.5 * logvar)
         eps = torch.randn_like(mean)
         z = torch.addcmul(mean, std, eps)

@@ -60,7 +60,7 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-#: activations whose derivative the manual backward computes from the activation's output
+#: activations whose derivative follows from the activation's output (manual backward, CAE)
 MANUAL_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 
@@ -122,8 +122,28 @@ def mlp_manual_backward(
     return g
 
 
+class _ManualMLP(nn.Module):
+    """An ``_mlp`` net (``self.net``, ``self.cfg``) with its forward and backward written out,
+    for the trainer's manual-gradient path."""
+
+    cfg: MLPConfig
+    net: nn.Sequential
+
+    @property
+    def manual_gradients(self) -> bool:
+        return self.cfg.activation in MANUAL_ACTIVATIONS
+
+    def manual_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return mlp_manual_forward(self.net, self.cfg.activation, x.flatten(1))
+
+    def manual_backward(
+        self, cache: list[torch.Tensor], grad_out: torch.Tensor, need_input_grad: bool = True
+    ) -> torch.Tensor | None:
+        return mlp_manual_backward(self.net, self.cfg.activation, cache, grad_out, need_input_grad)
+
+
 @ENCODERS.register("mlp")
-class MLPEncoder(nn.Module):
+class MLPEncoder(_ManualMLP):
     """Multilayer perceptron on the flattened input."""
 
     Config = MLPConfig
@@ -137,16 +157,6 @@ class MLPEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.flatten(1))
 
-    @property
-    def manual_gradients(self) -> bool:
-        return self.cfg.activation in MANUAL_ACTIVATIONS
-
-    def manual_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return mlp_manual_forward(self.net, self.cfg.activation, x.flatten(1))
-
-    def manual_backward(self, cache: list[torch.Tensor], grad_out: torch.Tensor) -> None:
-        mlp_manual_backward(self.net, self.cfg.activation, cache, grad_out, False)
-
     def jacobian_frobenius_sq(self, x: torch.Tensor) -> torch.Tensor:
         """‖∂h/∂x‖²_F per row, exactly, by chaining layer Jacobians from the output side.
 
@@ -156,8 +166,8 @@ class MLPEncoder(nn.Module):
         than the d backward passes of autograd. Falls back to autograd for activations
         without a closed-form derivative.
         """
-        linears = [m for m in self.net if isinstance(m, nn.Linear)]
-        if self.cfg.activation not in ("relu", "tanh", "sigmoid"):
+        linears = _linears(self.net)
+        if self.cfg.activation not in MANUAL_ACTIVATIONS:
             return _autograd_jacobian_sq(self, x)
         derivs = []
         a = x.flatten(1)
@@ -191,7 +201,7 @@ def _autograd_jacobian_sq(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @DECODERS.register("mlp")
-class MLPDecoder(nn.Module):
+class MLPDecoder(_ManualMLP):
     """Multilayer perceptron mirroring the encoder; output flat."""
 
     Config = MLPConfig
@@ -206,18 +216,6 @@ class MLPDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
-
-    @property
-    def manual_gradients(self) -> bool:
-        return self.cfg.activation in MANUAL_ACTIVATIONS
-
-    def manual_forward(self, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return mlp_manual_forward(self.net, self.cfg.activation, z)
-
-    def manual_backward(self, cache: list[torch.Tensor], grad_out: torch.Tensor) -> torch.Tensor:
-        g = mlp_manual_backward(self.net, self.cfg.activation, cache, grad_out, True)
-        assert g is not None
-        return g
 
 
 @dataclass

@@ -45,14 +45,13 @@ def topk_sae_unsupported(model: Autoencoder) -> str | None:
     return None
 
 
-def _buffer(enc: SAEEncoder, name: str, shape: tuple[int, int], dtype, device) -> torch.Tensor:
-    """A (B, L) matrix kept between steps: allocating 25-50 MB afresh every step costs the
-    operating system as much time as a matrix product (page faults)."""
-    key = f"_manual_{name}"
-    buf = getattr(enc, key, None)
+def _pre_buffer(enc: SAEEncoder, shape: tuple[int, int], dtype, device) -> torch.Tensor:
+    """The (B, L) pre-activation matrix, kept between steps: allocating 25-50 MB afresh every
+    step costs the operating system as much time as a matrix product (page faults)."""
+    buf = getattr(enc, "_manual_pre", None)
     if buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != device:
-        buf = torch.zeros(shape, dtype=dtype, device=device)
-        object.__setattr__(enc, key, buf)
+        buf = torch.empty(shape, dtype=dtype, device=device)
+        object.__setattr__(enc, "_manual_pre", buf)
     return buf
 
 
@@ -78,7 +77,7 @@ def topk_sae_step(model: Autoencoder, x: torch.Tensor, step: int) -> ModelOutput
     xc = x * s - dec.bias
     xc_low = xc.to(low)
     shape = (n, enc.weight.shape[0])
-    pre = _buffer(enc, "pre", shape, low, x.device)  # (B, L), overwritten every step
+    pre = _pre_buffer(enc, shape, low, x.device)  # (B, L), overwritten every step
     torch.addmm(enc.bias.to(low), xc_low, enc.weight.to(low).t(), out=pre)
     codes = pre.topk(cfg.k, dim=1, sorted=False).indices
     vals = pre.gather(1, codes).float().clamp_min_(0)
@@ -93,30 +92,28 @@ def topk_sae_step(model: Autoencoder, x: torch.Tensor, step: int) -> ModelOutput
     g_E = diff * (2.0 / T) / s  # ∂rec/∂E
 
     aux = None
-    if cfg.auxk_alpha > 0:
-        dead = bn.dead_mask()
-        n_dead = int(dead.sum())
-        if n_dead > 0:
-            k_nominal = cfg.auxk_k or max(1, x.shape[1] // 2)
-            dead_idx = dead.nonzero().squeeze(1)
-            pre_dead = pre.index_select(1, dead_idx).float()
-            # za: the dead latents' values (B, n_dead), zero outside each row's top k_aux;
-            # with no more dead latents than k_aux every one of them is used
-            if n_dead > k_nominal:
-                pos = pre_dead.topk(k_nominal, dim=1, sorted=False).indices
-                za = torch.zeros_like(pre_dead).scatter_(1, pos, pre_dead.gather(1, pos))
-                za.clamp_min_(0)
-            else:
-                za = pre_dead.clamp_min_(0)
-            D_dead = D.index_select(0, dead_idx)
-            e_hat = (za @ D_dead) / s
-            r = -diff - e_hat  # the residual x − x̂ that the dead latents should model
-            scale = min(n_dead / k_nominal, 1.0)
-            auxk = scale * r.pow(2).sum() / T
-            terms["auxk"] = cfg.auxk_alpha * auxk
-            stats["auxk"] = auxk
-            g_Ea = r * (-2.0 * cfg.auxk_alpha * scale / T) / s  # ∂(α·AuxK)/∂(za·D_dead)
-            aux = (dead_idx, za, D_dead, g_Ea)
+    dead_idx = bn.auxk_dead()
+    if dead_idx is not None:
+        n_dead = len(dead_idx)
+        k_nominal = bn.auxk_k(x.shape[1])
+        pre_dead = pre.index_select(1, dead_idx).float()
+        # za: the dead latents' values (B, n_dead), zero outside each row's top k_aux; with
+        # no more dead latents than k_aux every one of them is used
+        if n_dead > k_nominal:
+            pos = pre_dead.topk(k_nominal, dim=1, sorted=False).indices
+            za = torch.zeros_like(pre_dead).scatter_(1, pos, pre_dead.gather(1, pos))
+            za.clamp_min_(0)
+        else:
+            za = pre_dead.clamp_min_(0)
+        D_dead = D.index_select(0, dead_idx)
+        e_hat = (za @ D_dead) / s
+        r = -diff - e_hat  # the residual x − x̂ that the dead latents should model
+        scale = min(n_dead / k_nominal, 1.0)
+        auxk = scale * r.pow(2).sum() / T
+        terms["auxk"] = cfg.auxk_alpha * auxk
+        stats["auxk"] = auxk
+        g_Ea = r * (-2.0 * cfg.auxk_alpha * scale / T) / s  # ∂(α·AuxK)/∂(za·D_dead)
+        aux = (dead_idx, za, D_dead, g_Ea)
 
     # -- backward --------------------------------------------------------------------------
     # ∂/∂values: ⟨D[code], g_E⟩ for each selected latent, through the ReLU (the product

@@ -155,34 +155,38 @@ class SparseBottleneck(Bottleneck):
     def extra_losses(self, b, x, out, decoder, tv, stats) -> dict[str, torch.Tensor]:
         return {}
 
-    def auxk_terms(self, b, x, out, decoder, tv, stats) -> dict[str, torch.Tensor]:
-        """The AuxK term when the config asks for it (``auxk_alpha`` > 0) and latents are dead."""
-        cfg = self.cfg
-        alpha = getattr(cfg, "auxk_alpha", 0.0)
-        if not (self.training and alpha > 0 and b.pre is not None):
-            return {}
-        dead = self.dead_mask()
-        n_dead = int(dead.sum())
-        if n_dead == 0:
-            return {}
-        auxk = self._auxk(b, x, out, decoder, tv, dead, n_dead)
-        stats["auxk"] = auxk.detach()
-        return {"auxk": alpha * auxk}
+    # -- AuxK (Gao et al. 2024, §A.2) ----------------------------------------------------
+    # The top-k_aux *dead* latents reconstruct the residual e = x − x̂, as a normalised MSE.
+    # Why: dead latents get no gradient from the main loss (they are never selected); this term
+    # gives them one that points at what the live latents miss, so they revive as useful
+    # features rather than at random. (The manual TopK step, parts/sae_manual.py, computes the
+    # same term from the same two helpers below.)
+    def auxk_dead(self) -> torch.Tensor | None:
+        """Indices of the dead latents when this training step takes the AuxK term (the config
+        asks for it with ``auxk_alpha`` > 0 and some latents are dead), else None."""
+        if not (self.training and getattr(self.cfg, "auxk_alpha", 0.0) > 0):
+            return None
+        dead_idx = self.dead_mask().nonzero().squeeze(1)
+        return dead_idx if len(dead_idx) else None
 
-    def _auxk(self, b, x, out, decoder, tv, dead, n_dead) -> torch.Tensor:
-        """AuxK (Gao et al. 2024, §A.2): the top-k_aux *dead* latents reconstruct the residual
-        e = x − x̂, as a normalised MSE. Why: dead latents get no gradient from the main loss
-        (they are never selected); this term gives them one that points at what the live
-        latents miss, so they revive as useful features rather than at random."""
-        k_aux_nominal = getattr(self.cfg, "auxk_k", 0) or max(1, x.shape[1] // 2)
-        k_aux = min(k_aux_nominal, n_dead)
-        dead_idx = dead.nonzero().squeeze(1)
-        pos = b.pre.detach().index_select(1, dead_idx).topk(k_aux, dim=1, sorted=False).indices
+    def auxk_k(self, n_features: int) -> int:
+        """Dead latents per row that AuxK uses (at most): ``auxk_k``, or half the features."""
+        return getattr(self.cfg, "auxk_k", 0) or max(1, n_features // 2)
+
+    def auxk_terms(self, b, x, out, decoder, tv, stats) -> dict[str, torch.Tensor]:
+        dead_idx = self.auxk_dead() if b.pre is not None else None
+        if dead_idx is None:
+            return {}
+        k_nominal = self.auxk_k(x.shape[1])
+        pre_dead = b.pre.detach().index_select(1, dead_idx)
+        pos = pre_dead.topk(min(k_nominal, len(dead_idx)), dim=1, sorted=False).indices
         codes = dead_idx[pos]
         e_hat = decoder.decode_sparse(codes, F.relu(sparse_gather(b.pre, codes)), bias=False)
         e = (x - out).detach()
-        scale = min(n_dead / k_aux_nominal, 1.0)
-        return scale * (e - e_hat).pow(2).sum() / tv
+        scale = min(len(dead_idx) / k_nominal, 1.0)
+        auxk = scale * (e - e_hat).pow(2).sum() / tv
+        stats["auxk"] = auxk.detach()
+        return {"auxk": self.cfg.auxk_alpha * auxk}
 
 
 # ---------------------------------------------------------------------------------------

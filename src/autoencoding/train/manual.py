@@ -18,6 +18,7 @@ rounding: ``tests/train/test_manual.py``) about twice as fast on the protocol GE
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -114,8 +115,9 @@ class FlatAdam(torch.optim.Adam):
         )  # fmt: skip
 
 
+@functools.cache
 def fused_kernels_available(device: torch.device) -> bool:
-    """The fused Adam kernels exist for this device (CPU since torch 2.4)."""
+    """The fused Adam kernels exist for this device (CPU since torch 2.4); probed once."""
     try:
         p = torch.zeros(1, device=device)
         s = torch.zeros((), device=device)
@@ -144,7 +146,7 @@ def manual_step(model: Autoencoder, x: torch.Tensor, step: int) -> ModelOutput:
         rec, grad_out = model.reconstruction.manual_loss(out, target, where)
         grad_z = model.decoder.manual_backward(dec_cache, grad_out)
         grad_h = model.bottleneck.manual_backward(b_cache, grad_z)
-        model.encoder.manual_backward(enc_cache, grad_h)
+        model.encoder.manual_backward(enc_cache, grad_h, need_input_grad=False)
     terms = {"reconstruction": rec, **losses}
     loss = sum(terms.values())
     metrics = {**terms, **stats}

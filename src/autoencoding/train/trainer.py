@@ -167,6 +167,8 @@ class Trainer:
             if flat is not None
             else self._optimizer()
         )
+        # FlatAdam.update skips the general optimizer's per-step profiling/hook wrapper
+        update = opt.update if isinstance(opt, FlatAdam) else opt.step
         for part in self.model.modules():
             if part is not self.model and hasattr(part, "on_train_start"):
                 part.on_train_start(total)  # e.g. a KL warm-up sized to the run
@@ -284,10 +286,7 @@ class Trainer:
                         out.loss.backward()
                     if cfg.grad_clip > 0:
                         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                    if flat is not None:
-                        opt.update()  # type: ignore[attr-defined]
-                    else:
-                        opt.step()
+                    update()
                     for k, v in (*out.metrics.items(), ("loss", out.loss.detach())):
                         sums[k] = sums[k] + v if k in sums else v.clone()
                     n_batches += 1
