@@ -25,6 +25,7 @@ decoder's ``embedding_bag`` decoding, only the encoder's forward product is dens
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -436,17 +437,28 @@ class ReLUBottleneck(SparseBottleneck):
 
 @dataclass
 class JumpReLUConfig(SparseConfig):
-    l0: float = 1e-2
-    """λ: FVU paid per active latent; the loss is FVU + λ·E[L0] (toy of protocol SAE, true
-    L0 10: λ 1e-3 → L0 62, 1e-2 → 31)."""
+    l0: float = 2.0
+    """λ: squared error a firing latent must remove to pay for itself, in normalised units
+    (the SAE's inputs are scaled so that E‖x‖² = d); the loss is FVU + (λ/d)·E[L0], so one
+    λ means the same at every width of input. Fitted on two toys of protocol SAE's kind,
+    where λ/d (as a share of the variance) worked in a band: d = 64 (true L0 ≈ 10) at
+    λ/d 0.02–0.05 (MMCS 0.97–0.99), d = 16 (true L0 ≈ 3) at 0.1–0.2 (MMCS 0.93–0.96); both
+    fail at a third of it, where L0 climbs above the true one, latents merge features and
+    half of them die (MMCS ≤ 0.69)."""
     threshold_init: float = 1e-3
     """Initial threshold θ of every latent (in normalised units)."""
-    bandwidth: float = 1e-3
-    """ε: width of the rectangle kernel of the straight-through pseudo-derivatives."""
+    bandwidth: float = 0.05
+    """ε: width of the rectangle kernel of the straight-through pseudo-derivatives, in
+    normalised units (where an active feature's pre-activation is O(1)). The paper's 1e-3
+    suits its long runs at lr 7e-5; in a short run the few pre-activations inside so narrow
+    a window make θ's gradient a noisy ratchet (toy: λ 0.1 gave L0 50 and 81% dead)."""
     warmup_steps: int = 0
     """Steps over which λ ramps linearly from 0."""
-    auxk_alpha: float = 0.0
-    """Weight of the AuxK loss on dead latents (as in the TopK family; 0 = off)."""
+    auxk_alpha: float = 1.0
+    """Weight of the AuxK loss on dead latents (as in the TopK family; 0 = off). A latent
+    whose pre-activations all sit below θ gets no gradient at all; AuxK grows its encoder row
+    toward what the live latents miss. Without it 50–75% of the toy's latents die within
+    the first epoch, as θ rises faster than their encoder rows grow (MMCS 0.44–0.49)."""
     auxk_k: int = 0
     """Dead latents used by AuxK per row (0 = half the input features)."""
 
@@ -506,7 +518,7 @@ class JumpReLUBottleneck(SparseBottleneck):
     Rajamanoharan et al., "Jumping Ahead: Improving Reconstruction Fidelity with JumpReLU
     Sparse Autoencoders" (2024)::
 
-        z = pre · H(pre − θ)        loss = FVU + λ · E[Σ_i H(pre_i − θ_i)]
+        z = pre · H(pre − θ)        loss = FVU + (λ/d) · E[Σ_i H(pre_i − θ_i)]
 
     Why: a threshold separates "is the feature present" from "how strongly", so small
     spurious activations are cut without shrinking the large ones (L1's bias), and L0 is
@@ -522,6 +534,10 @@ class JumpReLUBottleneck(SparseBottleneck):
         # θ itself is the parameter (not log θ): Adam then moves it by ~lr per step in the
         # activations' units, which short runs need to lift θ from its tiny initial value
         self.threshold_param = nn.Parameter(torch.full((latent_dim,), cfg.threshold_init))
+        self._d = 1  # the input width, which turns λ into a share of the variance (bind)
+
+    def bind(self, model: nn.Module) -> None:
+        self._d = math.prod(model.input_shape)
 
     def threshold(self) -> torch.Tensor:
         return self.threshold_param.clamp_min(1e-6)
@@ -533,7 +549,7 @@ class JumpReLUBottleneck(SparseBottleneck):
         near = h.detach() > theta.detach() - cfg.bandwidth / 2
         out = self._output(h, z, active=near if self.training else z.detach() != 0)
         l0 = _Step.apply(h, theta, cfg.bandwidth).sum(1).mean()
-        lam = _ramp(cfg.l0, cfg.warmup_steps, step if self.training else None)
+        lam = _ramp(cfg.l0 / self._d, cfg.warmup_steps, step if self.training else None)
         out.losses["l0"] = lam * l0
         out.stats["l0_weight"] = torch.tensor(lam)
         return out
