@@ -110,6 +110,9 @@ add_recipe(
         "Sparse autoencoder with JumpReLU latents (learned thresholds) and an L0 penalty.",
         "Rajamanoharan et al., Jumping Ahead: Improving Reconstruction Fidelity with JumpReLU "
         "Sparse Autoencoders (2024)",
+        # the bottleneck's defaults (ε 0.05, AuxK, λ = 2 per firing latent in normalised
+        # units) recover the toy's features (claims/sae_variants.py) and, on protocol SAE's
+        # MiniLM data, leave no latent dead (sae_recipes_minilm.py)
         model=sae_model({"name": "jumprelu"}, encoder_init_scale=0.1),
         train=SAE_TRAIN,
     )
