@@ -451,7 +451,7 @@ class JumpReLUConfig(SparseConfig):
     """ε: width of the rectangle kernel of the straight-through pseudo-derivatives, in
     normalised units (where an active feature's pre-activation is O(1)). The paper's 1e-3
     suits its long runs at lr 7e-5; in a short run the few pre-activations inside so narrow
-    a window make θ's gradient a noisy ratchet (toy: λ 0.1 gave L0 50 and 81% dead)."""
+    a window make θ's gradient a noisy ratchet (toy: λ/d 0.1 gave L0 50 and 81% dead)."""
     warmup_steps: int = 0
     """Steps over which λ ramps linearly from 0."""
     auxk_alpha: float = 1.0
