@@ -62,6 +62,21 @@ class SparseConfig:
         require(self.dead_tokens >= 0, f"dead_tokens must be >= 0, got {self.dead_tokens}")
 
 
+@dataclass
+class AuxKConfig(SparseConfig):
+    """The AuxK settings of the bottlenecks that take it (TopK family, JumpReLU)."""
+
+    auxk_alpha: float = 0.0
+    """Weight of the AuxK loss: dead latents learn to model the residual (0 = off)."""
+    auxk_k: int = 0
+    """Dead latents used by AuxK per row (0 = half the input features, as Gao et al.)."""
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.auxk_alpha >= 0, f"auxk_alpha must be >= 0, got {self.auxk_alpha}")
+        require(self.auxk_k >= 0, f"auxk_k must be >= 0, got {self.auxk_k}")
+
+
 class SparseBottleneck(Bottleneck):
     """Shared machinery: dead-latent tracking in tokens, codes, FVU and prefix/AuxK terms."""
 
@@ -154,7 +169,7 @@ class SparseBottleneck(Bottleneck):
         return self.extra_losses(b, x, out, decoder, tv, stats), stats
 
     def extra_losses(self, b, x, out, decoder, tv, stats) -> dict[str, torch.Tensor]:
-        return {}
+        return self.auxk_terms(b, x, out, decoder, tv, stats)
 
     # -- AuxK (Gao et al. 2024, §A.2) ----------------------------------------------------
     # The top-k_aux *dead* latents reconstruct the residual e = x − x̂, as a normalised MSE.
@@ -165,14 +180,14 @@ class SparseBottleneck(Bottleneck):
     def auxk_dead(self) -> torch.Tensor | None:
         """Indices of the dead latents when this training step takes the AuxK term (the config
         asks for it with ``auxk_alpha`` > 0 and some latents are dead), else None."""
-        if not (self.training and getattr(self.cfg, "auxk_alpha", 0.0) > 0):
+        if not (self.training and isinstance(self.cfg, AuxKConfig) and self.cfg.auxk_alpha > 0):
             return None
         dead_idx = self.dead_mask().nonzero().squeeze(1)
         return dead_idx if len(dead_idx) else None
 
     def auxk_k(self, n_features: int) -> int:
         """Dead latents per row that AuxK uses (at most): ``auxk_k``, or half the features."""
-        return getattr(self.cfg, "auxk_k", 0) or max(1, n_features // 2)
+        return self.cfg.auxk_k or max(1, n_features // 2)
 
     def auxk_terms(self, b, x, out, decoder, tv, stats) -> dict[str, torch.Tensor]:
         dead_idx = self.auxk_dead() if b.pre is not None else None
@@ -194,21 +209,17 @@ class SparseBottleneck(Bottleneck):
 # TopK family: TopK, BatchTopK, Matryoshka — with AuxK
 # ---------------------------------------------------------------------------------------
 @dataclass
-class TopKConfig(SparseConfig):
+class TopKConfig(AuxKConfig):
     k: int = 32
     """Active latents per row (per row on average for batchtopk)."""
     auxk_alpha: float = 1 / 8
     """Weight of the AuxK loss: dead latents learn to model the residual (0 = off). Gao et
     al. use 1/32 in long runs; 1/8 revives latents faster in short ones (protocol SAE: 5.7%
     dead on eval instead of 7.2%, same FVU)."""
-    auxk_k: int = 0
-    """Dead latents used by AuxK per row (0 = half the input features, as Gao et al.)."""
 
     def validate(self) -> None:
         super().validate()
         require(self.k >= 1, f"k must be >= 1, got {self.k}")
-        require(self.auxk_alpha >= 0, f"auxk_alpha must be >= 0, got {self.auxk_alpha}")
-        require(self.auxk_k >= 0, f"auxk_k must be >= 0, got {self.auxk_k}")
 
 
 class _TopKFamily(SparseBottleneck):
@@ -220,9 +231,6 @@ class _TopKFamily(SparseBottleneck):
         )
         super().__init__(cfg, latent_dim)
         self.expected_l0 = float(cfg.k)
-
-    def extra_losses(self, b, x, out, decoder, tv, stats):
-        return self.auxk_terms(b, x, out, decoder, tv, stats)
 
 
 @BOTTLENECKS.register("topk")
@@ -436,7 +444,7 @@ class ReLUBottleneck(SparseBottleneck):
 
 
 @dataclass
-class JumpReLUConfig(SparseConfig):
+class JumpReLUConfig(AuxKConfig):
     l0: float = 2.0
     """λ: squared error a firing latent must remove to pay for itself, in normalised units
     (the SAE's inputs are scaled so that E‖x‖² = d); the loss is FVU + (λ/d)·E[L0], so one
@@ -459,14 +467,10 @@ class JumpReLUConfig(SparseConfig):
     whose pre-activations all sit below θ gets no gradient at all; AuxK grows its encoder row
     toward what the live latents miss. Without it 50–75% of the toy's latents die within
     the first epoch, as θ rises faster than their encoder rows grow (MMCS 0.44–0.49)."""
-    auxk_k: int = 0
-    """Dead latents used by AuxK per row (0 = half the input features)."""
 
     def validate(self) -> None:
         super().validate()
         require(self.l0 >= 0, f"l0 must be >= 0, got {self.l0}")
-        require(self.auxk_alpha >= 0, f"auxk_alpha must be >= 0, got {self.auxk_alpha}")
-        require(self.auxk_k >= 0, f"auxk_k must be >= 0, got {self.auxk_k}")
         require(self.threshold_init > 0, "threshold_init must be > 0")
         require(self.bandwidth > 0, "bandwidth must be > 0")
         require(self.warmup_steps >= 0, "warmup_steps must be >= 0")
@@ -553,6 +557,3 @@ class JumpReLUBottleneck(SparseBottleneck):
         out.losses["l0"] = lam * l0
         out.stats["l0_weight"] = torch.tensor(lam)
         return out
-
-    def extra_losses(self, b, x, out, decoder, tv, stats):
-        return self.auxk_terms(b, x, out, decoder, tv, stats)

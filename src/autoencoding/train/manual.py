@@ -11,7 +11,7 @@ trainer runs this path instead: the same forward computation without a graph, th
 backward written out layer by layer straight into one flat gradient buffer, and Adam
 updating one flat parameter buffer in a single fused call. The result is the same model
 (the same noise draws, the same loss terms, gradients equal to autograd's up to float
-rounding: ``tests/train/test_manual.py``) about twice as fast on the protocol GEN VAE
+rounding: ``tests/test_manual_gradients.py``) about twice as fast on the protocol GEN VAE
 (``benchmarks/gen_vae.py``). Anything else — other parts, regularizers, DDP, or
 ``TrainConfig.manual_gradients = False`` — takes the autograd path.
 """
