@@ -56,6 +56,7 @@ def test_train_writes_the_run_folder(vae_run):
     assert doc["model"]["reconstruction"]["name"] == "bernoulli"  # digits scale to [0, 1]
     assert doc["scaler"]["kind"] == "range"
     assert doc["info"]["split"]["data"] == "digits"
+    assert doc["info"]["split"]["split_seed"] == 0
     assert doc["info"]["train"]["epochs"] == 2
     log = [json.loads(line) for line in (vae_run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
@@ -117,6 +118,77 @@ def test_evaluate_on_the_recorded_test_split(vae_run, capsys):
     metrics = json.loads(out)
     assert metrics["n"] == 359
     assert metrics["mse"] == pytest.approx(before["mse"], rel=1e-5)  # the same split
+
+
+# -- the test split: its own fixed seed, stored in the run folder ----------------------------
+def _split(run_dir):
+    return json.loads((run_dir / "split.json").read_text())
+
+
+def _train_iris(out, *flags):
+    argv = ["train", "ae", "--data", "iris", "--epochs", "1", "--quiet", "--out", out, *flags]
+    assert main([str(a) for a in argv]) == 0
+
+
+def test_the_test_split_does_not_move_with_the_training_seed(ae_run, tmp_path):
+    _train_iris(tmp_path / "seed1", "--seed", 1)
+    a, b = _split(ae_run), _split(tmp_path / "seed1")
+    assert len(a["test_indices"]) == 30 and a["n_rows"] == 150
+    assert a["test_indices"] == b["test_indices"]
+    assert a["split_seed"] == b["split_seed"] == 0
+    info = json.loads((tmp_path / "seed1" / "config.json").read_text())["info"]
+    assert info["train"]["seed"] == 1 and info["split"]["split_seed"] == 0
+
+
+def test_split_seed_moves_the_test_split_from_the_flag_or_the_config_file(ae_run, tmp_path):
+    _train_iris(tmp_path / "flag", "--split-seed", 1)
+    (tmp_path / "c.toml").write_text("split-seed = 1\n")
+    _train_iris(tmp_path / "file", "--config", tmp_path / "c.toml")
+    moved = _split(tmp_path / "flag")
+    assert moved["split_seed"] == 1 and len(moved["test_indices"]) == 30
+    assert moved["test_indices"] != _split(ae_run)["test_indices"]
+    assert _split(tmp_path / "file")["test_indices"] == moved["test_indices"]
+
+
+def test_evaluate_uses_the_stored_test_rows(ae_run, tmp_path, capsys):
+    run_dir = tmp_path / "r"
+    shutil.copytree(ae_run, run_dir)
+    doc = _split(run_dir)
+    doc["test_indices"] = doc["test_indices"][:7]
+    (run_dir / "split.json").write_text(json.dumps(doc))
+    code, out, err = run(["evaluate", run_dir], capsys)
+    assert code == 0, err
+    assert json.loads(out)["n"] == 7
+    doc["n_rows"] = 151  # the data changed since training: say so, naming the file
+    (run_dir / "split.json").write_text(json.dumps(doc))
+    code, _, err = run(["evaluate", run_dir], capsys)
+    assert code == 2 and "split.json" in err and "151 rows" in err and "150 rows" in err
+
+
+def test_a_run_folder_from_before_split_json_still_evaluates(ae_run, tmp_path, capsys):
+    """Old run folders record only the split's seed (the training seed) and re-draw it."""
+    from autoencoding.data import split_indices
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(ae_run, old)
+    shutil.copytree(ae_run, new)
+    (old / "split.json").unlink()
+    doc = json.loads((old / "config.json").read_text())
+    doc["info"]["split"] = {"data": "iris", "test_fraction": 0.2, "seed": 1,
+                            "columns": None, "label": None}  # fmt: skip
+    (old / "config.json").write_text(json.dumps(doc))
+    # the same rows, stored the new way
+    _, te = split_indices(150, 0.2, 1, load_data("iris").y)
+    stored = _split(new) | {"split_seed": 1, "test_indices": te.tolist()}
+    (new / "split.json").write_text(json.dumps(stored))
+    code, out, err = run(["evaluate", old], capsys)
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["n"] == 30
+    assert run(["evaluate", new], capsys)[0] == 0
+    assert json.loads((new / "metrics.json").read_text())["mse"] == pytest.approx(
+        metrics["mse"], rel=1e-6
+    )
 
 
 def test_evaluate_on_other_data(vae_run, tmp_path, capsys):
@@ -182,7 +254,8 @@ def test_train_help_shows_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = capsys.readouterr().out
-    for flag in ("--data", "--out", "--config", "--epochs", "--lr", "--set", "--resume"):
+    for flag in ("--data", "--out", "--config", "--epochs", "--lr", "--set", "--resume",
+                 "--split-seed"):  # fmt: skip
         assert flag in out
 
 

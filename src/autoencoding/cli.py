@@ -107,6 +107,8 @@ TRAIN_FLAGS = (
     "checkpoint_every",
 )
 
+SPLIT_FILE = "split.json"  # in the run folder: the held-out test rows and how they were drawn
+
 
 def _merge_options(
     args: argparse.Namespace, parser: argparse.ArgumentParser, file_opts: dict[str, Any]
@@ -158,12 +160,13 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if group not in ("model", "train") or not rest:
             raise AutoencodingError(f"--set {key}: keys start with 'model.' or 'train.'")
         _set_nested(model if group == "model" else train, rest, _parse_value(value))
-    seed = int(train.get("seed", 0))
-
     columns = opts["columns"].split(",") if opts.get("columns") else None
     ds = load_data(opts["data"], columns=columns, label=opts.get("label"))
     test_fraction = float(opts["test_fraction"])
-    tr, te = split_indices(len(ds.x), test_fraction, seed, ds.y)
+    # The test split has its own fixed seed, never the training seed: runs with different
+    # --seed then score on the same rows, and no seed trains on another seed's test rows.
+    split_seed = int(opts["split_seed"])
+    tr, te = split_indices(len(ds.x), test_fraction, split_seed, ds.y)
     out = Path(opts["out"] or f"runs/{recipe}-{Path(str(opts['data'])).stem}")
     from .data import Dataset
 
@@ -186,11 +189,13 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     trained.info["split"] = {
         "data": str(opts["data"]),
         "test_fraction": test_fraction,
-        "seed": seed,
+        "split_seed": split_seed,
         "columns": columns,
         "label": opts.get("label"),
+        "file": SPLIT_FILE,
     }
     trained.save(out)
+    _write_split(out, trained.info["split"], len(ds.x), te)
     if len(te):
         metrics = _evaluate_and_report(
             trained,
@@ -205,6 +210,54 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(f"  {k:28s} {v:.6g}" if isinstance(v, float) else f"  {k:28s} {v}")
     print(f"run folder: {out}")
     return 0
+
+
+def _write_split(out: Path, record: dict[str, Any], n_rows: int, test_rows) -> None:
+    """The held-out rows themselves, so evaluation never has to re-draw them."""
+    doc = {k: v for k, v in record.items() if k != "file"}
+    doc |= {"n_rows": int(n_rows), "test_indices": [int(i) for i in test_rows]}
+    (Path(out) / SPLIT_FILE).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def _read_split(run: str | Path) -> dict[str, Any] | None:
+    path = Path(run) / SPLIT_FILE
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        doc["test_indices"] = [int(i) for i in doc["test_indices"]]
+        doc["n_rows"] = int(doc["n_rows"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise AutoencodingError(f"{path}: not a readable split file ({e})") from None
+    return doc
+
+
+def _test_split(run: str | Path, split: dict[str, Any], ds):
+    """(train rows, test rows) of ``ds`` as the run held them out.
+
+    The run folder's split.json gives the rows; a run written before it existed records only
+    the seed of its split (``seed``, which was the training seed), so its split is re-drawn.
+    """
+    import numpy as np
+
+    from .data import split_indices
+
+    n = len(ds.x)
+    stored = _read_split(run)
+    if stored is None:
+        seed = split["split_seed"] if "split_seed" in split else split["seed"]
+        return split_indices(n, split["test_fraction"], seed, ds.y)
+    path = Path(run) / SPLIT_FILE
+    if stored["n_rows"] != n:
+        raise AutoencodingError(
+            f"{path}: the test split was drawn from {stored['n_rows']} rows of "
+            f"{stored.get('data')!r}, but it now has {n} rows; pass --data to evaluate on "
+            "other data"
+        )
+    te = np.asarray(stored["test_indices"], dtype=np.int64)
+    if len(te) and (te.min() < 0 or te.max() >= n or len(np.unique(te)) != len(te)):
+        raise AutoencodingError(f"{path}: test indices must be distinct rows in [0, {n})")
+    return np.setdiff1d(np.arange(n), te), te
 
 
 def _is_main() -> bool:
@@ -277,16 +330,16 @@ def _load_x(spec: str, model_info: dict[str, Any], columns: str | None):
 
 def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import api
-    from .data import load_data, split_indices
+    from .data import load_data
 
     trained = api.load(args.run)
-    split = trained.info.get("split") or {}
+    split = trained.info.get("split") or _read_split(args.run) or {}
     if args.data:
         ds = _load_x(args.data, trained.info, args.columns)
         x, y, xtr, ytr = ds.x, ds.y, None, None
     elif split:
         ds = load_data(split["data"], columns=split.get("columns"), label=split.get("label"))
-        tr, te = split_indices(len(ds.x), split["test_fraction"], split["seed"], ds.y)
+        tr, te = _test_split(args.run, split, ds)
         y = ds.y[te] if ds.y is not None else None
         ytr = ds.y[tr] if ds.y is not None else None
         x, xtr = ds.x[te], ds.x[tr]
@@ -375,9 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train",
         help="train a recipe on data and write a run folder",
-        description="Train RECIPE on --data; hold out a test split, evaluate on "
-        "it and write the run folder (model, metrics, figures, "
-        "report.html).",
+        description="Train RECIPE on --data; hold out a test split (drawn with "
+        "--split-seed, not --seed), evaluate on it and write the run folder (model, "
+        "split.json, metrics, figures, report.html).",
     )
     t.add_argument(
         "recipe",
@@ -417,7 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="steps between checkpoints (0 = every epoch)",
     )
-    t.add_argument("--seed", type=int, default=None, help="one seed for everything (default 0)")
+    t.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="training seed: initialisation, batch order, validation rows (default 0)",
+    )
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
     t.add_argument(
         "--scaling",
@@ -429,6 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.2,
         help="fraction held out for test metrics (default 0.2)",
+    )
+    t.add_argument(
+        "--split-seed",
+        type=int,
+        default=0,
+        help="seed of the test split (default 0); the split does not move with --seed, so "
+        "runs of different seeds score on the same test rows (stored in split.json)",
     )
     t.add_argument("--threads", default="auto", help="torch threads (auto: 1 for small models)")
     t.add_argument(
@@ -446,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "evaluate",
         help="metrics of a trained model",
-        description="Evaluate a run folder on its recorded test split, or on --data.",
+        description="Evaluate a run folder on its recorded test split (the rows in its "
+        "split.json), or on --data.",
     )
     e.add_argument("run", help="run / model folder")
     e.add_argument("--data", default=None, help="data to evaluate on (default: the test split)")
