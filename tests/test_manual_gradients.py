@@ -1,4 +1,4 @@
-"""The trainer's manual-gradient path computes what autograd computes, and trains the same model."""
+"""The fast step ``mlp`` computes what autograd computes, and trains the same model."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import autoencoding as ae
 from autoencoding import Autoencoder, resolve
 from autoencoding.model import build
 from autoencoding.parts.base import RECONSTRUCTIONS
-from autoencoding.train.manual import FlatParameters, manual_step, unsupported
+from autoencoding.train.fast import FlatParameters, choose
+from autoencoding.train.fast.mlp import LOSSES, MLPStep
 from autoencoding.train.trainer import _flushing_denormals
 
 CASES = {
@@ -19,14 +20,18 @@ CASES = {
     "vae-gaussian-fixed-tanh": (
         "vae",
         (-3.0, 3.0),
-        {"reconstruction": {"name": "gaussian", "variance": "fixed", "sigma": 0.5},
-         "encoder": {"name": "mlp", "hidden": [32, 16], "activation": "tanh"}},
+        {
+            "reconstruction": {"name": "gaussian", "variance": "fixed", "sigma": 0.5},
+            "encoder": {"name": "mlp", "hidden": [32, 16], "activation": "tanh"},
+        },
     ),
     "beta-vae-free-bits-sigmoid": (
         "beta-vae",
         (0.0, 1.0),
-        {"bottleneck": {"name": "gaussian", "beta": 4.0, "free_bits": 0.5, "warmup_steps": 10},
-         "encoder": {"name": "mlp", "activation": "sigmoid"}},
+        {
+            "bottleneck": {"name": "gaussian", "beta": 4.0, "free_bits": 0.5, "warmup_steps": 10},
+            "encoder": {"name": "mlp", "activation": "sigmoid"},
+        },
     ),
     "ae-mse": ("ae", (-3.0, 3.0), None),
     "dae-gaussian": ("dae", (-3.0, 3.0), None),
@@ -43,7 +48,7 @@ def test_manual_step_matches_autograd(case):
     recipe, data_range, overrides = CASES[case]
     torch.manual_seed(0)
     model = Autoencoder(resolve(recipe, [24], data_range, overrides)).train()
-    assert unsupported(model) is None
+    assert choose(model) is MLPStep
     lo, hi = data_range
     x = lo + (hi - lo) * torch.rand(32, 24, generator=torch.Generator().manual_seed(1))
 
@@ -51,9 +56,9 @@ def test_manual_step_matches_autograd(case):
     ref = model(x, step=3)
     ref.loss.backward()
     expected = _grads(model)
-    flat = FlatParameters(model)
+    flat = FlatParameters(list(model.parameters()))
     torch.manual_seed(7)  # the same noise draws (corruption, reparameterization)
-    got = manual_step(model, x, step=3)
+    got = MLPStep(model)(x, 3)
     grads = _grads(model)
     flat.release()
 
@@ -75,14 +80,14 @@ def test_manual_loss_counts_only_the_entries_in_where(name):
     x = torch.rand(6, 10)
     where = torch.rand(6, 10) > 0.4
     where[0] = False  # a row with nothing to count
-    loss = rec.per_sample(out, x, where).mean()
+    loss = rec.per_sample(out.unsqueeze(1), x, where).mean()  # (B, params, *sample)
     loss.backward()
     params = list(rec.parameters())
     for p in params:
         expected_p = p.grad.clone()
         p.grad = torch.zeros_like(p)
     with torch.no_grad():
-        got, grad_out = rec.manual_loss(out.detach(), x, where)
+        got, grad_out = LOSSES[type(rec)][1](rec, out.detach(), x, where)
     torch.testing.assert_close(got, loss.detach())
     torch.testing.assert_close(grad_out, out.grad)
     for p in params:
@@ -91,11 +96,11 @@ def test_manual_loss_counts_only_the_entries_in_where(name):
 
 def test_parts_without_manual_gradients_take_autograd():
     torch.manual_seed(0)
-    assert "regularizers" in unsupported(Autoencoder(resolve("cae", [24], (0.0, 1.0))))
-    assert "bottleneck" in unsupported(Autoencoder(resolve("lorae", [24], (0.0, 1.0))))
+    assert "regularizers" in MLPStep.why_not(Autoencoder(resolve("cae", [24], (0.0, 1.0))))
+    assert "bottleneck" in MLPStep.why_not(Autoencoder(resolve("lorae", [24], (0.0, 1.0))))
     nets = {"encoder": {"name": "conv2d"}, "decoder": {"name": "conv2d"}}
     conv = Autoencoder(resolve("ae", [1, 8, 8], (0.0, 1.0), nets))
-    assert "encoder" in unsupported(conv)
+    assert "encoder" in MLPStep.why_not(conv) and choose(conv) is None
 
 
 @pytest.mark.filterwarnings("ignore::autoencoding.api.PosteriorCollapseWarning")  # 3 short epochs
@@ -103,13 +108,23 @@ def test_fit_is_the_same_with_and_without_manual_gradients():
     rng = np.random.default_rng(0)
     x = 1 / (1 + np.exp(-rng.normal(size=(300, 3)) @ rng.normal(size=(3, 16))))
     x = x.astype(np.float32)  # data in [0, 1] with 3 latent factors
-    kw = dict(seed=0, scaling="none", model={"latent_dim": 4},
-              train={"epochs": 3, "batch_size": 32, "val_fraction": 0, "progress": False,
-                     "grad_clip": 5.0})
+    kw = dict(
+        seed=0,
+        scaling="none",
+        model={"latent_dim": 4},
+        train={
+            "epochs": 3,
+            "batch_size": 32,
+            "val_fraction": 0,
+            "progress": False,
+            "grad_clip": 5.0,
+        },
+    )
     fast = ae.fit("vae", x, **{**kw, "train": {**kw["train"], "manual_gradients": True}})
     slow = ae.fit("vae", x, **{**kw, "train": {**kw["train"], "manual_gradients": False}})
-    for (k, a), b in zip(fast.module.state_dict().items(), slow.module.state_dict().values(),
-                         strict=True):
+    for (k, a), b in zip(
+        fast.module.state_dict().items(), slow.module.state_dict().values(), strict=True
+    ):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4, msg=k)
         assert a.untyped_storage().size() == a.numel() * a.element_size(), k  # own storage
     for hf, hs in zip(fast.history, slow.history, strict=True):

@@ -216,7 +216,7 @@ def test_bad_overrides_are_rejected_with_the_location():
         ({"reconstruction": {"name": "auto"}}, "must be resolved from the data"),
         ({"encoder": {"name": "transformer"}}, "unknown encoder 'transformer'; known encoders"),
         ({"encoder": {"hidden": [8]}}, "expected a name or a mapping with a 'name' key"),
-        ({"latent_dim": "8"}, "model.latent_dim: expected an integer"),
+        ({"latent_dim": "8"}, "model.latent_dim: expected int or list"),
     ],
 )
 def test_bad_model_configs(settings, message):

@@ -231,13 +231,16 @@ def test_checkpoint_corrupt_is_clear(tmp_path):
         )
 
 
-def test_parameters_marked_no_weight_decay_are_exempt():
-    m = _model()
-    m.decoder.net[-1].bias.no_weight_decay = True
+def test_parts_declare_parameter_groups_exempt_from_weight_decay():
+    from autoencoding.model import Autoencoder
+    from autoencoding.recipes import resolve
+
+    m = Autoencoder(resolve("qlae", [8], (0.0, 1.0)))
     t = Trainer(m, TrainConfig(optimizer="adamw", weight_decay=0.5, progress=False))
-    opt = t._optimizer()
+    assert t._fast_step() is None  # one flat group cannot hold two weight decays
+    opt = t._optimizer(t._param_groups())
     exempt = [g for g in opt.param_groups if g["weight_decay"] == 0.0]
-    assert len(exempt) == 1 and exempt[0]["params"] == [m.decoder.net[-1].bias]
+    assert len(exempt) == 1 and exempt[0]["params"] == [m.bottleneck.values]
     assert sum(len(g["params"]) for g in opt.param_groups) == len(list(m.parameters()))
 
 

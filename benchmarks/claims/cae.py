@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import autoencoding as ae  # noqa: E402
-from autoencoding.parts.nets import _autograd_jacobian_sq  # noqa: E402
+from autoencoding.parts.base import Encoder  # noqa: E402
 
 
 def sensitivity(m, x: np.ndarray, seed: int) -> tuple[float, float]:
@@ -60,7 +60,7 @@ def main(seeds=(0, 1, 2), epochs=60) -> dict:
     chained = (time.perf_counter() - t) / 20
     t = time.perf_counter()
     for _ in range(20):
-        b = _autograd_jacobian_sq(enc, xb)
+        b = Encoder.jacobian_frobenius_sq(enc, xb)
     auto = (time.perf_counter() - t) / 20
     assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
     table = ["| recipe | test MSE | relative code change under noise | ‖J‖_F / code std |",

@@ -23,7 +23,7 @@ from .data import Dataset, Scaler, check_array, load_data, split_indices
 from .errors import AutoencodingError
 from .evaluate.metrics import active_units_from_latents, latents
 from .io import read_folder, save_folder
-from .model import Autoencoder, ModelConfig
+from .model import Autoencoder, ModelConfig, migrate_model_config
 from .recipes import get_recipe, resolve
 from .train import TrainConfig, Trainer
 from .train.batches import ArrayBatches
@@ -103,6 +103,7 @@ def load(path: str | Path, device: str = "cpu") -> TrainedModel:
 
     doc, weights = read_folder(path)
     if isinstance(doc["model"], dict):
+        doc["model"] = migrate_model_config(doc["model"])  # folders of older releases
         # a default must never stand in for a stored setting (e.g. the likelihood)
         missing = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in doc["model"]]
         if missing:
@@ -208,7 +209,7 @@ def fit(
         "data_range": list(data_range),
     }
     trained = TrainedModel(module, scaler, info, history)
-    if module.bottleneck.generative and hasattr(module.bottleneck, "log_importance"):
+    if module.bottleneck.has_posterior:
         au = active_units_from_latents(latents(module, train_t.to(trainer.device)))
         info["active_units"] = au
         if au == 0:

@@ -27,8 +27,43 @@ from .parts import (
     REGULARIZERS,
     BottleneckOutput,
 )
-from .parts.base import build, normalize_spec
+from .parts.base import (
+    Bottleneck,
+    Corrupted,
+    Corruption,
+    Decoder,
+    Encoder,
+    Part,
+    build,
+    normalize_spec,
+)
+from .parts.reconstruction import Reconstruction
 from .parts.sparse_ops import scatter_codes
+
+#: Version of the model-config layout; :func:`migrate_model_config` upgrades older ones.
+CONFIG_VERSION = 2
+
+
+def migrate_model_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored model config upgraded to :data:`CONFIG_VERSION` (a copy; newer is refused).
+
+    Version 1 (autoencoding 0.1, no ``config_version`` key) stored the same keys; it only
+    lacked the version, so the upgrade stamps it. Later layouts add their steps here, one
+    per version, so a folder saved by any release loads or says exactly why not.
+    """
+    if not isinstance(data, dict):
+        return data
+    version = data.get("config_version", 1)
+    if not isinstance(version, int) or version > CONFIG_VERSION:
+        raise AutoencodingError(
+            f"model config_version {version!r} is newer than this library reads "
+            f"({CONFIG_VERSION}); upgrade autoencoding"
+        )
+    out = dict(data)
+    # 1 -> 2: latent_dim may now be a shape, input_shape may hold free (null) sizes; a
+    # version-1 config is a valid version-2 config as it stands.
+    out["config_version"] = CONFIG_VERSION
+    return out
 
 
 @dataclass
@@ -37,10 +72,12 @@ class ModelConfig:
 
     recipe: str = "ae"
     """The recipe these settings came from (informational once resolved)."""
-    input_shape: list[int] = field(default_factory=list)
-    """Shape of one sample after scaling, e.g. [64] for a table row or [1, 8, 8] for an image."""
-    latent_dim: int = 8
-    """Size of the latent code z."""
+    input_shape: list[int | None] = field(default_factory=list)
+    """Shape of one sample after scaling, e.g. [64] for a table row or [1, 8, 8] for an image;
+    null marks a size that may vary between batches (fully convolutional models)."""
+    latent_dim: int | list[int | None] = 8
+    """The latent's shape: a bare int is a flat code of that size; a list is a shaped latent,
+    channels first, e.g. [4, null, null] for a spatial latent whose size follows the input."""
     encoder: dict[str, Any] = field(default_factory=lambda: {"name": "mlp"})
     """Encoder spec: {name: mlp | conv2d, ...options}."""
     decoder: dict[str, Any] | None = None
@@ -53,12 +90,39 @@ class ModelConfig:
     """Reconstruction spec: {name: mse | bernoulli | gaussian | auto, ...options}."""
     regularizers: list[dict[str, Any]] = field(default_factory=list)
     """Extra loss terms, e.g. [{name: contractive, weight: 0.1}]."""
+    config_version: int = CONFIG_VERSION
+    """Layout version of this config (older ones are migrated on load)."""
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "model") -> ModelConfig:
+        """Build from a mapping written by any release (migrated first)."""
+        return from_dict(cls, migrate_model_config(data), where=where)
+
+    @property
+    def latent_shape(self) -> tuple[int | None, ...]:
+        """The latent's shape, channels first: ``(latent_dim,)`` for a flat code."""
+        ld = self.latent_dim
+        return (ld,) if isinstance(ld, int) else tuple(ld)
+
+    @property
+    def latent_channels(self) -> int:
+        """Features per latent position: the code size of a flat latent, else its channels."""
+        return int(self.latent_shape[0])  # type: ignore[arg-type]
 
     def validate(self) -> None:
-        require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        shape = self.latent_shape
+        if isinstance(self.latent_dim, int):
+            require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         require(
-            len(self.input_shape) >= 1 and all(s >= 1 for s in self.input_shape),
-            f"input_shape must be a non-empty list of positive sizes, got {self.input_shape}",
+            len(shape) >= 1 and isinstance(shape[0], int) and shape[0] >= 1
+            and all(s is None or s >= 1 for s in shape),
+            f"latent_dim must be a positive int or a shape [channels, sizes...] with positive "
+            f"or null sizes, got {self.latent_dim}",
+        )  # fmt: skip
+        require(
+            len(self.input_shape) >= 1 and all(s is None or s >= 1 for s in self.input_shape),
+            f"input_shape must be a non-empty list of positive sizes (null for a size that "
+            f"varies), got {self.input_shape}",
         )
         require(
             self.reconstruction.get("name") != "auto",
@@ -72,14 +136,15 @@ class ModelConfig:
         return ModelConfig(
             recipe=self.recipe,
             input_shape=list(self.input_shape),
-            latent_dim=self.latent_dim,
+            latent_dim=self.latent_dim if isinstance(self.latent_dim, int) else list(
+                self.latent_dim),
             encoder=normalize_spec(ENCODERS, self.encoder),
             decoder=normalize_spec(DECODERS, self.decoder or self.encoder),
             bottleneck=normalize_spec(BOTTLENECKS, self.bottleneck),
             corruption=normalize_spec(CORRUPTIONS, self.corruption),
             reconstruction=normalize_spec(RECONSTRUCTIONS, self.reconstruction),
             regularizers=[normalize_spec(REGULARIZERS, r) for r in self.regularizers],
-        )
+        )  # fmt: skip
 
 
 @dataclass
@@ -92,8 +157,22 @@ class ModelOutput:
     metrics: dict[str, torch.Tensor]
     """Detached per-batch diagnostics."""
     out: torch.Tensor
-    """Decoder output (likelihood parameters), flat (B, factor·features)."""
+    """Decoder output (likelihood parameters), shaped (B, params per entry, *sample shape)."""
+    bottleneck: BottleneckOutput | None
+
+
+@dataclass
+class Pass:
+    """One encode → bottleneck → decode pass (:meth:`Autoencoder.run`)."""
+
+    record: Corrupted
+    """What the encoder saw (the corruption record; nothing hidden at inference)."""
+    h: torch.Tensor
+    """Encoder output."""
     bottleneck: BottleneckOutput
+    """The bottleneck's record: z, codes, values, losses, stats, params."""
+    out: torch.Tensor | None
+    """Decoder output (B, params per entry, *sample shape); None when not decoded."""
 
 
 class Autoencoder(nn.Module):
@@ -102,33 +181,46 @@ class Autoencoder(nn.Module):
     def __init__(self, config: ModelConfig | dict[str, Any]) -> None:
         super().__init__()
         if isinstance(config, dict):
-            config = from_dict(ModelConfig, config, where="model")
+            config = ModelConfig.from_dict(config)
         self.config = config.normalized()
         c = self.config
         self.input_shape = tuple(c.input_shape)
-        self.n_features = math.prod(self.input_shape)
-        self.corruption = build(CORRUPTIONS, c.corruption)
-        self.bottleneck = build(BOTTLENECKS, c.bottleneck, latent_dim=c.latent_dim)
-        self.reconstruction = build(RECONSTRUCTIONS, c.reconstruction, n_features=self.n_features)
-        self.encoder = build(
+        #: features per sample, or None when some size varies (fully convolutional models)
+        self.n_features = math.prod(self.input_shape) if None not in self.input_shape else None
+        self.corruption: Corruption = build(CORRUPTIONS, c.corruption)
+        self.bottleneck: Bottleneck = build(BOTTLENECKS, c.bottleneck, latent_dim=c.latent_channels)
+        self.reconstruction: Reconstruction = build(
+            RECONSTRUCTIONS, c.reconstruction, n_features=self.n_features
+        )
+        self.encoder: Encoder = build(
             ENCODERS,
             c.encoder,
             input_shape=self.input_shape,
             out_features=self.bottleneck.encoder_features(),
         )
-        self.decoder = build(
+        self.decoder: Decoder = build(
             DECODERS,
             c.decoder,
-            latent_dim=c.latent_dim,
+            latent_dim=c.latent_channels,
             output_shape=self.input_shape,
             factor=self.reconstruction.params_per_feature,
         )
         self.regularizers = nn.ModuleList(build(REGULARIZERS, r) for r in c.regularizers)
         # Parts that share weights with a sibling (tied encoder/decoder, the SAE's decoder bias
         # subtracted in the encoder) link to it here, after every part exists.
-        for part in (self.corruption, self.encoder, self.bottleneck, self.decoder):
-            if hasattr(part, "bind"):
-                part.bind(self)
+        for part in self.parts():
+            part.bind(self)
+
+    def parts(self) -> list[Part]:
+        """Every part, in pipeline order (regularizers last)."""
+        return [
+            self.corruption,
+            self.encoder,
+            self.bottleneck,
+            self.decoder,
+            self.reconstruction,
+            *self.regularizers,
+        ]
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
@@ -138,8 +230,7 @@ class Autoencoder(nn.Module):
         x = self.check_input(x, "init_from_data")
         # decoder first: an encoder may initialise from it (the SAE's W_enc = W_decᵀ)
         for part in (self.decoder, self.bottleneck, self.encoder):
-            if hasattr(part, "init_from_data"):
-                part.init_from_data(x)
+            part.init_from_data(x)
 
     # -- checks ---------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor, what: str = "input") -> torch.Tensor:
@@ -147,53 +238,100 @@ class Autoencoder(nn.Module):
             x = torch.as_tensor(x)
         if not x.is_floating_point():
             x = x.float()
-        if x.dim() == 1 and len(self.input_shape) == 1:
+        shape = self.input_shape
+        if x.dim() == 1 and len(shape) == 1:
             raise AutoencodingError(
-                f"{what}: expected a batch shaped (n, {self.n_features}), got a single vector of "
+                f"{what}: expected a batch shaped (n, {shape[0]}), got a single vector of "
                 f"shape {tuple(x.shape)}; use x[None] for one sample"
             )
-        if x.shape[1:] != self.input_shape:
-            if x.dim() == 2 and x.shape[1] == self.n_features:
-                x = x.view(-1, *self.input_shape)
+        fits = x.dim() == len(shape) + 1 and all(
+            s is None or s == t for s, t in zip(shape, x.shape[1:], strict=True)
+        )
+        if not fits:
+            if x.dim() == 2 and self.n_features is not None and x.shape[1] == self.n_features:
+                x = x.view(-1, *shape)
             else:
+                want = ", ".join("any" if s is None else str(s) for s in shape)
+                want = f"({want},)" if len(shape) == 1 else f"({want})"
+                size = f" ({self.n_features} features)" if self.n_features is not None else ""
                 raise AutoencodingError(
-                    f"{what}: expected samples shaped {self.input_shape} "
-                    f"({self.n_features} features), got {tuple(x.shape[1:])}"
+                    f"{what}: expected samples shaped {want}{size}, got {tuple(x.shape[1:])}"
                 )
         if x.shape[0] == 0:
             raise AutoencodingError(f"{what}: the batch is empty")
         return x
 
     # -- the pipeline ---------------------------------------------------------------------
+    def run(
+        self,
+        x: torch.Tensor,
+        *,
+        corrupt: bool = False,
+        sample: bool | None = None,
+        decode: bool = True,
+        step: int | None = None,
+    ) -> Pass:
+        """encode → bottleneck → decode, the one chain every caller uses.
+
+        ``corrupt``: apply the corruption (training and validation losses) instead of its
+        inference view. ``sample``: draw from a stochastic bottleneck (VAE) instead of
+        taking its mean; None follows the module's mode (training samples, eval does not).
+        ``decode=False`` stops after the bottleneck. No gradient mode is set here.
+        """
+        record = self.corruption(x) if corrupt else self.corruption.observe(x)
+        h = self.encoder.encode(record)
+        if sample is None or sample == self.bottleneck.training:
+            b = self.bottleneck(h, step=step)
+        else:
+            was = self.bottleneck.training
+            self.bottleneck.train(sample)
+            try:
+                b = self.bottleneck(h, step=step)
+            finally:
+                self.bottleneck.train(was)
+        out = self.decode_output(b, record, tuple(x.shape[1:])) if decode else None
+        return Pass(record=record, h=h, bottleneck=b, out=out)
+
     def forward(self, x: torch.Tensor, step: int | None = None) -> ModelOutput:
-        x_tilde, where = self.corruption(x)
-        h = self.encoder(x_tilde)
-        b = self.bottleneck(h, step=step)
-        out = self._decode(b)
-        target = x.flatten(1)
-        rec = self.reconstruction.per_sample(out, target, where).mean()
+        p = self.run(x, corrupt=True, step=step)
+        b, out, record = p.bottleneck, p.out, p.record
+        target = x if record.target is None else record.target
+        rec = self.reconstruction.per_sample(out, target, record.where).mean()
         terms = {"reconstruction": rec, **b.losses}
         stats = dict(b.stats)
-        if hasattr(self.bottleneck, "after_decode"):
-            # Terms that need the reconstruction itself, e.g. AuxK (dead latents model the
-            # residual) or Matryoshka prefix losses; returned as (losses, stats).
-            more_losses, more_stats = self.bottleneck.after_decode(b, target, out, self.decoder)
-            terms.update(more_losses)
-            stats.update(more_stats)
+        more_losses, more_stats = self.bottleneck.after_decode(
+            b, target.flatten(1), out.flatten(1), self.decoder
+        )
+        terms.update(more_losses)
+        stats.update(more_stats)
         for reg in self.regularizers:
-            terms.update(reg(self.encoder, x_tilde))
+            terms.update(reg(self.encoder, record.x))
         loss = sum(terms.values())
         metrics = {k: v.detach() for k, v in terms.items()}
         metrics.update(stats)
         return ModelOutput(loss=loss, terms=terms, metrics=metrics, out=out, bottleneck=b)
 
-    def _decode(self, b: BottleneckOutput) -> torch.Tensor:
-        if b.values is not None and b.codes is not None and hasattr(self.decoder, "decode_sparse"):
-            return self.decoder.decode_sparse(b.codes, b.values)
-        z = b.z
-        if z is None:  # a sparse bottleneck skipped its dense latents; this decoder needs them
-            z = scatter_codes(b.values, b.codes, b.values, self.config.latent_dim)
-        return self.decoder(z)
+    def decode_output(
+        self,
+        b: BottleneckOutput,
+        record: Corrupted | None = None,
+        sample_shape: tuple[int, ...] | None = None,
+    ) -> torch.Tensor:
+        """The decoder's output (likelihood parameters, (B, params per entry, *sample shape))
+        for a bottleneck record: sparse codes decode sparsely where the decoder can, and
+        ``record`` (None at generation) tells a decoder what was hidden. ``sample_shape``
+        defaults to the model's fixed input shape."""
+        n = len(b.z) if b.z is not None else len(b.codes)  # type: ignore[arg-type]
+        if b.values is not None and b.codes is not None and self.decoder.decodes_sparse:
+            out = self.decoder.decode_sparse(b.codes, b.values)
+        else:
+            z = b.z
+            if z is None:  # a sparse bottleneck skipped its dense latents; this decoder needs them
+                z = scatter_codes(b.values, b.codes, b.values, self.config.latent_channels)
+            out = self.decoder.decode(z, record)
+        # likelihood parameters, entry by entry: (B, params per entry, *sample shape)
+        shape = sample_shape if sample_shape is not None else self.input_shape
+        return out.view(n, self.reconstruction.params_per_feature, *shape)
 
     # -- use ------------------------------------------------------------------------------
     def _eval_call(self, fn, *args):
@@ -211,7 +349,7 @@ class Autoencoder(nn.Module):
         x = self.check_input(x, "encode")
 
         def run(x):
-            b = self.bottleneck(self.encoder(x))
+            b = self.run(x, decode=False).bottleneck
             if codes:
                 if b.codes is None:
                     raise AutoencodingError(
@@ -227,38 +365,33 @@ class Autoencoder(nn.Module):
         z = torch.as_tensor(z)
         if not z.is_floating_point():
             # integer codes (quantized bottlenecks): the bottleneck maps them back to latents
-            if not hasattr(self.bottleneck, "decode_codes"):
-                raise AutoencodingError(
-                    f"decode: got integer codes but bottleneck "
-                    f"{self.config.bottleneck['name']!r} has no discrete codes"
-                )
             z = self._eval_call(self.bottleneck.decode_codes, z)
         z = z.to(next(self.parameters()).dtype)
-        if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
+        lat = self.config.latent_shape
+        fits = z.dim() == len(lat) + 1 and all(
+            s is None or s == t for s, t in zip(lat, z.shape[1:], strict=True)
+        )
+        if not fits:
+            want = ", ".join("any" if s is None else str(s) for s in lat)
             raise AutoencodingError(
-                f"decode: expected latents shaped (n, {self.config.latent_dim}), got "
-                f"{tuple(z.shape)}"
+                f"decode: expected latents shaped (n, {want}), got {tuple(z.shape)}"
+            )
+        if None in self.input_shape:
+            raise AutoencodingError(
+                "decode: this model's sample size follows its input; decode latents of a "
+                "known size through reconstruct, or give the model a fixed input_shape"
             )
         return self._eval_call(
-            lambda z: self.reconstruction.mean(self.decoder(z)).view(-1, *self.input_shape), z
+            lambda z: self.reconstruction.mean(self.decode_output(BottleneckOutput(z=z))),
+            z,
         )
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_input(x, "reconstruct")
-
-        def run(x):
-            out = self._decode(self.bottleneck(self.encoder(x)))
-            return self.reconstruction.mean(out).view(-1, *self.input_shape)
-
-        return self._eval_call(run, x)
+        return self._eval_call(lambda x: self.reconstruction.mean(self.run(x).out), x)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw n samples (likelihood means at prior samples) from a generative model."""
-        if not self.bottleneck.generative:
-            raise AutoencodingError(
-                f"sampling needs a generative bottleneck (e.g. recipe 'vae'); this model's is "
-                f"{self.config.bottleneck['name']!r}"
-            )
         if n < 1:
             raise AutoencodingError(f"sample: n must be >= 1, got {n}")
         p = next(self.parameters())
@@ -267,3 +400,38 @@ class Autoencoder(nn.Module):
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.config)
+
+
+class PipelineGroup(nn.Module):
+    """Independent pipelines trained side by side on parts of one batch (e.g. several SAEs
+    on one activation stream): the loss is the sum of the members' losses. The trainer
+    and the fast-path seam treat it member by member through :meth:`split` and
+    :meth:`combine`."""
+
+    members: nn.ModuleList
+
+    def split(self, x: torch.Tensor) -> list[tuple[Autoencoder, torch.Tensor]]:
+        """Each member with its share of the batch."""
+        raise NotImplementedError
+
+    def init_from_data(self, x: torch.Tensor) -> None:
+        for m, xs in self.split(x):
+            m.init_from_data(xs)
+
+    def parts(self) -> list[Part]:
+        return [p for m in self.members for p in m.parts()]
+
+    def forward(self, x: torch.Tensor, step: int | None = None) -> ModelOutput:
+        return self.combine([m(xs, step=step) for m, xs in self.split(x)])
+
+    @staticmethod
+    def combine(outs: list[ModelOutput]) -> ModelOutput:
+        """One record for the group: member i's terms and metrics prefixed ``sae{i}/``."""
+        terms, metrics = {}, {}
+        for i, o in enumerate(outs):
+            terms.update({f"sae{i}/{k}": v for k, v in o.terms.items()})
+            metrics.update({f"sae{i}/{k}": v for k, v in o.metrics.items()})
+        loss = sum(o.loss for o in outs)
+        return ModelOutput(
+            loss=loss, terms=terms, metrics=metrics, out=outs[0].out, bottleneck=outs[0].bottleneck
+        )

@@ -43,6 +43,10 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._items)
 
+    def order(self) -> list[str]:
+        """Names in registration order (for registries where order means priority)."""
+        return list(self._items)
+
     def __contains__(self, name: object) -> bool:
         return name in self._items
 

@@ -30,7 +30,8 @@ def test_remask_hides_only_observed_and_scores_hidden():
     x = _masked_batch()
     part = build(CORRUPTIONS, {"name": "remask", "rate": 0.5}).train()
     torch.manual_seed(0)
-    x_tilde, where = part(x)
+    r = part(x)
+    x_tilde, where = r.x, r.where
     observed, visible = x[:, 1] > 0.5, x_tilde[:, 1] > 0.5
     hidden = where[:, 0]
     assert not (visible & ~observed).any()  # missing entries are never shown
@@ -47,12 +48,12 @@ def test_remask_hides_only_observed_and_scores_hidden():
 def test_remask_eval_mode_is_fixed_and_observed_loss_counts_all():
     x = _masked_batch()
     part = build(CORRUPTIONS, {"name": "remask", "loss_on": "observed"}).eval()
-    a, wa = part(x)
-    b, wb = part(x)
+    (a, wa), (b, wb) = ((r.x, r.where) for r in (part(x), part(x)))
     assert torch.equal(a, b) and torch.equal(wa, wb)
     assert torch.equal(wa[:, 0], x[:, 1] > 0.5)
     complete = torch.randn(8, 5)  # plain tables: every entry observed, where shaped like x
-    xt, w = part(complete)
+    r = part(complete)
+    xt, w = r.x, r.where
     assert xt.shape == (8, 2, 5) and w.shape == (8, 5) and w.all()
 
 

@@ -9,8 +9,8 @@ import torch
 
 from autoencoding import Autoencoder, resolve
 from autoencoding.interp import train_sae
-from autoencoding.parts.sae_manual import topk_sae_step, topk_sae_unsupported
-from autoencoding.train.manual import FlatParameters, unsupported
+from autoencoding.train.fast import FlatParameters, choose
+from autoencoding.train.fast.sae_topk import TopKSAEStep
 
 D_IN, LATENTS, K = 12, 48, 4
 
@@ -19,8 +19,11 @@ def _model(matmul: str, recipe: str = "sae-topk") -> Autoencoder:
     bottleneck = {"name": "topk", "k": K, "dead_tokens": 1000}
     if recipe != "sae-topk":
         bottleneck = {"name": recipe.removeprefix("sae-"), "k": K}
-    over = {"latent_dim": LATENTS, "bottleneck": bottleneck,
-            "encoder": {"name": "sae", "matmul": matmul}}
+    over = {
+        "latent_dim": LATENTS,
+        "bottleneck": bottleneck,
+        "encoder": {"name": "sae", "matmul": matmul},
+    }
     torch.manual_seed(0)
     return Autoencoder(resolve(recipe, [D_IN], overrides=over)).train()
 
@@ -44,12 +47,12 @@ def test_manual_topk_step_matches_autograd(matmul, tol, n_dead):
         quiet = ref.encoder(x).float().amax(0).argsort()[:n_dead]
     ref.bottleneck.since_fired[quiet] = 10**6
     man = copy.deepcopy(ref)
-    assert unsupported(man) is None
+    assert choose(man) is TopKSAEStep
 
     out = ref(x, step=4)
     out.loss.backward()
-    flat = FlatParameters(man)
-    got = topk_sae_step(man, x, step=4)
+    flat = FlatParameters(list(man.parameters()))
+    got = TopKSAEStep(man)(x, 4)
     assert ("auxk" in got.terms) == (n_dead > 0) == ("auxk" in out.terms)
     for k, v in out.metrics.items():
         torch.testing.assert_close(got.metrics[k], v, rtol=tol, atol=tol * 1e-2, msg=k)
@@ -63,16 +66,23 @@ def test_manual_topk_step_matches_autograd(matmul, tol, n_dead):
 
 
 def test_other_sparse_bottlenecks_take_autograd():
-    assert topk_sae_unsupported(_model("float32")) is None
+    assert TopKSAEStep.why_not(_model("float32")) is None
     for recipe in ("sae-batchtopk", "sae-matryoshka"):
-        assert "has no manual gradient" in unsupported(_model("float32", recipe))
+        model = _model("float32", recipe)
+        assert "is not TopK" in TopKSAEStep.why_not(model) and choose(model) is None
 
 
 def test_train_sae_same_with_and_without_manual_gradients():
     x = _data(2048)
-    kw = dict(latents=LATENTS, k=K, seed=0,
-              model={"encoder": {"name": "sae", "matmul": "float32"},
-                     "decoder": {"name": "sae", "matmul": "float32"}})
+    kw = dict(
+        latents=LATENTS,
+        k=K,
+        seed=0,
+        model={
+            "encoder": {"name": "sae", "matmul": "float32"},
+            "decoder": {"name": "sae", "matmul": "float32"},
+        },
+    )
     tr = {"batch_size": 256, "epochs": 2, "progress": False}
     fast = train_sae(x, "sae-topk", train={**tr, "manual_gradients": True}, **kw)
     slow = train_sae(x, "sae-topk", train={**tr, "manual_gradients": False}, **kw)

@@ -25,7 +25,7 @@ def test_identity_passes_h_through():
     assert isinstance(out, BottleneckOutput)
     assert out.z is h and out.losses == {} and out.codes is None
     assert b.encoder_features() == 4 and not b.generative
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(AutoencodingError, match="needs a generative bottleneck"):
         b.sample_prior(2)
 
 

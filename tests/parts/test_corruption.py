@@ -15,7 +15,8 @@ def test_masking_zeroes_about_rate_of_the_entries(rate):
     torch.manual_seed(0)
     c = build(CORRUPTIONS, {"name": "masking", "rate": rate}).train()
     x = torch.rand(400, 50) + 0.5  # no zeros to begin with
-    xt, where = c(x)
+    r = c(x)
+    xt, where = r.x, r.where
     zeroed = xt == 0
     assert float(zeroed.float().mean()) == pytest.approx(rate, abs=0.01)
     assert torch.equal(xt[~zeroed], x[~zeroed])  # the rest is untouched
@@ -26,7 +27,8 @@ def test_gaussian_noise_has_the_configured_std():
     torch.manual_seed(0)
     c = build(CORRUPTIONS, {"name": "gaussian", "std": 0.3}).train()
     x = torch.rand(500, 40)
-    xt, where = c(x)
+    r = c(x)
+    xt, where = r.x, r.where
     noise = xt - x
     assert float(noise.mean()) == pytest.approx(0.0, abs=0.01)
     assert float(noise.std()) == pytest.approx(0.3, rel=0.02)
@@ -39,14 +41,15 @@ def test_gaussian_noise_has_the_configured_std():
 def test_corruption_is_off_in_eval_mode(spec):
     c = build(CORRUPTIONS, spec).eval()
     x = torch.rand(8, 5)
-    xt, where = c(x)
+    r = c(x)
+    xt, where = r.x, r.where
     assert torch.equal(xt, x) and where is None
 
 
 def test_no_corruption_in_training_either():
     c = build(CORRUPTIONS, "none").train()
     x = torch.rand(4, 3)
-    assert c(x)[0] is x
+    assert c(x).x is x
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from torch.func import jacrev, vmap
 
 from autoencoding import AutoencodingError
 from autoencoding.parts import ENCODERS, REGULARIZERS
-from autoencoding.parts.base import build
+from autoencoding.parts.base import Encoder, build
 
 
 def reference_penalty(encoder, x, weight):
@@ -30,7 +30,16 @@ def test_contractive_penalty_on_an_mlp():
 
 def test_contractive_penalty_on_an_encoder_without_a_closed_form():
     torch.manual_seed(0)
-    enc = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Softplus(), nn.Linear(3, 2)).double()
+
+    class SoftplusEncoder(Encoder):  # no closed-form Jacobian: the base class's autograd one
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Softplus(), nn.Linear(3, 2))
+
+        def forward(self, x):
+            return self.net(x)
+
+    enc = SoftplusEncoder().double()
     reg = build(REGULARIZERS, {"name": "contractive", "weight": 2.0})
     x = torch.randn(5, 4, dtype=torch.float64)
     torch.testing.assert_close(reg(enc, x)["contractive"], reference_penalty(enc, x, 2.0))

@@ -62,16 +62,8 @@ def predictive(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     Reconstructions without a variance (e.g. ``mse``) get σ = 1, so APRE reduces to α·SSE.
     """
-    b = module.bottleneck(module.encoder(x))
-    decode = getattr(module, "_decode", None)  # sparse bottlenecks decode from their codes
-    out = decode(b) if decode is not None else module.decoder(b.z)
-    rec = module.reconstruction
-    split = getattr(rec, "_split", None)
-    if split is not None:
-        mean, log_sigma = split(out)
-        return mean, log_sigma.expand_as(mean)
-    mean = rec.mean(out)
-    return mean, torch.zeros_like(mean)
+    mean, log_sigma = module.reconstruction.predictive(module.run(x).out)
+    return mean.flatten(1), log_sigma.flatten(1)
 
 
 class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Autoencoder
+from ..parts.base import BottleneckOutput
 
 CHUNK = 512
 
@@ -33,9 +34,9 @@ def reconstruction_metrics(module: Autoencoder, x: torch.Tensor) -> dict[str, fl
     stats: dict[str, float] = {}
     in_unit = bool(x.min() >= 0 and x.max() <= 1)
     for xb in _chunks(x):
-        h = module.encoder(xb)
-        b = module.bottleneck(h)
-        xhat = module.reconstruction.mean(module.decoder(b.z))
+        p = module.run(xb)
+        b = p.bottleneck
+        xhat = module.reconstruction.mean(p.out).flatten(1)
         flat = xb.flatten(1)
         se += float((xhat - flat).pow(2).sum())
         if in_unit:
@@ -45,7 +46,7 @@ def reconstruction_metrics(module: Autoencoder, x: torch.Tensor) -> dict[str, fl
             if v.numel() == 1:
                 stats[k] = stats.get(k, 0.0) + float(v) * len(xb)
         n += len(xb)
-    out = {"mse": se / (n * module.n_features)}
+    out = {"mse": se / (n * xb[0].numel())}
     if in_unit:
         out["bce"] = bce / n
     out.update({f"bottleneck/{k}": v / n for k, v in stats.items()})
@@ -60,10 +61,10 @@ def log_likelihood_terms(
     module.eval()
     ll_parts, w_parts = [], []
     for xb in _chunks(x, max(1, CHUNK * 8 // max(1, k))):
-        h = module.encoder(xb)
+        h = module.run(xb, decode=False).h
         z, log_w = module.bottleneck.log_importance(h, k)  # (k,B,d), (k,B)
-        out = module.decoder(z.reshape(-1, z.shape[-1]))
-        target = xb.flatten(1).repeat(k, 1)
+        out = module.decode_output(BottleneckOutput(z=z.reshape(-1, *z.shape[2:])))
+        target = xb.repeat(k, *[1] * (xb.dim() - 1))
         ll = -module.reconstruction.per_sample(out, target).view(k, -1)
         ll_parts.append(ll)
         w_parts.append(log_w)
@@ -71,7 +72,7 @@ def log_likelihood_terms(
 
 
 def has_likelihood(module: Autoencoder) -> bool:
-    return module.reconstruction.is_likelihood and hasattr(module.bottleneck, "log_importance")
+    return module.reconstruction.is_likelihood and module.bottleneck.has_posterior
 
 
 @torch.no_grad()

@@ -47,7 +47,7 @@ def top_activations(
                 f"store holds {x.shape[1]}-dimensional activations; the SAE expects "
                 f"{sae.n_features}"
             )
-        z = sae.bottleneck(sae.encoder(x)).z.float()
+        z = sae.run(x, decode=False).bottleneck.z.float()
         counts += (z != 0).sum(0)
         k = min(top, len(z))
         v, i = z.topk(k, dim=0)

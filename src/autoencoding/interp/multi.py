@@ -24,11 +24,12 @@ import torch
 from torch import nn
 
 from ..errors import AutoencodingError
-from ..model import Autoencoder, ModelOutput
+from ..model import Autoencoder, PipelineGroup
+from ..train.batches import Batches
 from .store import StoreBatches
 
 
-class SAEGroup(nn.Module):
+class SAEGroup(PipelineGroup):
     """Independent SAEs on column slices of one batch; forward returns the summed loss."""
 
     def __init__(
@@ -54,39 +55,8 @@ class SAEGroup(nn.Module):
                 )
         self.slices = [tuple(s) for s in slices]
 
-    def init_from_data(self, x: torch.Tensor) -> None:
-        for m, (a, b) in zip(self.members, self.slices, strict=True):
-            m.init_from_data(x[:, a:b])
-
-    def forward(self, x: torch.Tensor, step: int | None = None) -> ModelOutput:
-        return self._combine([m(xs, step=step) for m, xs in self._split(x)])
-
-    def _split(self, x: torch.Tensor) -> list[tuple[Autoencoder, torch.Tensor]]:
+    def split(self, x: torch.Tensor) -> list[tuple[Autoencoder, torch.Tensor]]:
         return [(m, x[:, a:b]) for m, (a, b) in zip(self.members, self.slices, strict=True)]
-
-    @staticmethod
-    def _combine(outs: list[ModelOutput]) -> ModelOutput:
-        """One record for the group: member i's terms and metrics prefixed ``sae{i}/``."""
-        terms, metrics = {}, {}
-        for i, o in enumerate(outs):
-            terms.update({f"sae{i}/{k}": v for k, v in o.terms.items()})
-            metrics.update({f"sae{i}/{k}": v for k, v in o.metrics.items()})
-        loss = sum(o.loss for o in outs)
-        return ModelOutput(
-            loss=loss, terms=terms, metrics=metrics, out=outs[0].out, bottleneck=outs[0].bottleneck
-        )
-
-    # the trainer's manual-gradient path (autoencoding.train.manual): member by member
-    def manual_unsupported(self) -> str | None:
-        from ..train.manual import unsupported
-
-        reasons = [unsupported(m) for m in self.members]
-        return next((f"sae{i}: {r}" for i, r in enumerate(reasons) if r), None)
-
-    def manual_step(self, x: torch.Tensor, step: int) -> ModelOutput:
-        from ..train.manual import manual_step
-
-        return self._combine([manual_step(m, xs, step) for m, xs in self._split(x)])
 
     def save(self, path: str | Path) -> list[Path]:
         from ..api import TrainedModel
@@ -99,7 +69,7 @@ class SAEGroup(nn.Module):
         return out
 
 
-class ZippedBatches:
+class ZippedBatches(Batches):
     """Batches of several aligned stores (the same tokens at different hook points), side by
     side: one shuffled order for all, columns concatenated in store order."""
 

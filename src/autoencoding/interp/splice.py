@@ -79,8 +79,7 @@ def reconstruct_activations(sae: nn.Module, h: torch.Tensor) -> torch.Tensor:
     flat = h.reshape(-1, h.shape[-1])
     _check_sae(sae, flat.shape[1])
     with torch.no_grad():
-        b = sae.bottleneck(sae.encoder(flat.float()))
-        rec = sae._decode(b)
+        rec = sae.run(flat.float()).out.flatten(1)
     return rec.to(h.dtype).reshape(h.shape)
 
 
@@ -119,7 +118,7 @@ def steer(
             return h + v @ d
         with torch.no_grad():
             flat = h.reshape(-1, h.shape[-1]).float()
-            z = sae.bottleneck(sae.encoder(flat)).z[:, idx.to(h.device)].to(h.dtype)
+            z = sae.run(flat, decode=False).bottleneck.z[:, idx.to(h.device)].to(h.dtype)
         delta = (v - z) @ d
         return h + delta.reshape(h.shape)
 

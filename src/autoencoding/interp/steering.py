@@ -130,7 +130,7 @@ def steer_text(
 
     def latents(h: torch.Tensor) -> torch.Tensor:
         flat = h[keep].float()
-        return sae.bottleneck(sae.encoder(flat)).z[:, idx].mean(0)
+        return sae.run(flat, decode=False).bottleneck.z[:, idx].mean(0)
 
     zc, zs = latents(h_clean), latents(h_steered)
     report: dict[str, Any] = {

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import AutoencodingError
+from ..train.batches import Batches
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -219,7 +220,7 @@ class ActivationStore:
         return torch.from_numpy(np.concatenate(data))
 
 
-class StoreBatches:
+class StoreBatches(Batches):
     """Shuffled batches of a store for the trainer: re-iterable, with ``__len__``.
 
     Epoch ``e``'s order is a pure function of (seed, e): shards are visited in a random

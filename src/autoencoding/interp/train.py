@@ -121,8 +121,8 @@ def sae_statistics(
             raise AutoencodingError(
                 f"activations have {x.shape[1]} features but the SAE expects {module.n_features}"
             )
-        b = module.bottleneck(module.encoder(x))
-        rec = module._decode(b)
+        p = module.run(x)
+        b, rec = p.bottleneck, p.out.flatten(1)
         sse += float((rec - x).double().pow(2).sum())
         s1 = x.double().sum(0) if s1 is None else s1 + x.double().sum(0)
         s2 = x.double().pow(2).sum(0) if s2 is None else s2 + x.double().pow(2).sum(0)

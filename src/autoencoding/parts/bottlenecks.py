@@ -13,32 +13,9 @@ import torch
 from torch import nn
 
 from ..config import require
-from .base import BOTTLENECKS, BottleneckOutput, NoOptions
+from .base import BOTTLENECKS, Bottleneck, BottleneckOutput, NoOptions
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-class Bottleneck(nn.Module):
-    """Base class: maps the encoder output ``h`` to the latent ``z`` plus a record."""
-
-    #: True when ``sample_prior`` can draw latents for generation.
-    generative = False
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-
-    def encoder_features(self) -> int:
-        """How many features the encoder must output."""
-        return self.latent_dim
-
-    def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
-        raise NotImplementedError
-
-    def sample_prior(
-        self, n: int, *, generator: torch.Generator | None = None, device=None, dtype=None
-    ) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} has no prior to sample from")
 
 
 @BOTTLENECKS.register("identity")
@@ -52,15 +29,6 @@ class IdentityBottleneck(Bottleneck):
 
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
         return BottleneckOutput(z=h)
-
-    # the trainer's manual-gradient path (autoencoding.train.manual)
-    manual_gradients = True
-
-    def manual_forward(self, h: torch.Tensor, step: int | None):
-        return h, {}, {}, None
-
-    def manual_backward(self, cache, grad_z: torch.Tensor) -> torch.Tensor:
-        return grad_z
 
 
 @dataclass
@@ -98,6 +66,7 @@ class GaussianBottleneck(Bottleneck):
 
     Config = GaussianConfig
     generative = True
+    has_posterior = True
 
     def __init__(self, cfg: GaussianConfig, latent_dim: int) -> None:
         super().__init__(latent_dim)
@@ -141,51 +110,6 @@ class GaussianBottleneck(Bottleneck):
             stats={"kl": kl.detach(), "kl_weight": torch.tensor(w)},
             params={"mean": mean, "logvar": logvar},
         )
-
-    # -- the trainer's manual-gradient path (autoencoding.train.manual) -------------------
-    manual_gradients = True
-
-    def manual_forward(self, h: torch.Tensor, step: int | None):
-        """``forward`` in training mode without an autograd graph: the same posterior, the
-        same noise draw and the same loss terms; returns (z, losses, stats, cache)."""
-        n = h.shape[0]
-        mean, logvar = self.posterior(h)
-        t = logvar / 10.0  # the soft clamp's tanh, for its derivative in manual_backward
-        std = torch.exp(0.5 * logvar)
-        eps = torch.randn_like(mean)
-        z = torch.addcmul(mean, std, eps)
-        var = std * std
-        kl_dim = 0.5 * (mean.pow(2) + var - 1.0 - logvar)
-        kl = kl_dim.sum() / n
-        keep = None
-        if self.cfg.free_bits > 0:
-            per_dim = kl_dim.mean(0)
-            keep = (per_dim >= self.cfg.free_bits).to(h.dtype)  # where the clamp passes grads
-            penalised = torch.clamp(per_dim, min=self.cfg.free_bits).sum()
-        else:
-            penalised = kl
-        w = self.kl_weight(step)
-        stats = {"kl": kl, "kl_weight": torch.tensor(w)}
-        return z, {"kl": w * penalised}, stats, (mean, t, std, eps, var, w, keep)
-
-    def manual_backward(self, cache, grad_z: torch.Tensor) -> torch.Tensor:
-        """d loss / d h for ``manual_forward``: the reparameterized sample's gradient plus
-        the weighted KL's, through the soft clamp of the log-variance."""
-        mean, t, std, eps, var, w, keep = cache
-        n = mean.shape[0]
-        d = self.latent_dim
-        grad_h = torch.empty((n, 2 * d), dtype=mean.dtype, device=mean.device)
-        c = w / n
-        if keep is not None:
-            c = keep * c  # per latent dimension: 0 where free bits hold the KL at the floor
-            torch.addcmul(grad_z, mean, c, out=grad_h[:, :d])  # d/dmean: dz + c·mean
-        else:
-            torch.add(grad_z, mean, alpha=c, out=grad_h[:, :d])
-        # d/dlogvar = ½·dz·eps·std + ½·c·(var − 1); logvar = 10·tanh(raw / 10), so
-        # d logvar / d raw = 1 − tanh²
-        glv = (grad_z * eps).mul_(std).add_((var - 1.0).mul_(c)).mul_(0.5)
-        grad_h[:, d:] = torch.ops.aten.tanh_backward(glv, t)
-        return grad_h
 
     def log_importance(self, h: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """k posterior samples per row and their log p(z) - log q(z|x), shapes (k,B,d), (k,B)."""

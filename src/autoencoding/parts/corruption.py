@@ -1,8 +1,9 @@
 """Corruptions: what the encoder is not allowed to see.
 
-Each corruption maps a clean batch ``x`` to ``(x̃, where)``; ``where`` is ``None`` (the loss
-counts every entry) or a boolean mask of the entries the reconstruction loss must count.
-Corruption is applied only in training mode.
+Each corruption maps a clean batch ``x`` to a :class:`~autoencoding.parts.base.Corrupted`
+record: ``x`` (x̃, what the encoder sees) plus, where it applies, what was hidden, which
+positions stay visible and which entries the loss counts. The noise corruptions here apply
+only in training mode and hide no positions (the loss counts every entry).
 """
 
 from __future__ import annotations
@@ -10,23 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ..config import require
-from .base import CORRUPTIONS, NoOptions
+from .base import CORRUPTIONS, Corrupted, Corruption, NoOptions
 
 
 @CORRUPTIONS.register("none")
-class NoCorruption(nn.Module):
+class NoCorruption(Corruption):
     """The encoder sees the clean input."""
 
     Config = NoOptions
+    identity = True
 
     def __init__(self, cfg: NoOptions) -> None:
         super().__init__()
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return x, None
+    def forward(self, x: torch.Tensor) -> Corrupted:
+        return Corrupted(x)
 
 
 @dataclass
@@ -39,7 +40,7 @@ class GaussianNoiseConfig:
 
 
 @CORRUPTIONS.register("gaussian")
-class GaussianNoise(nn.Module):
+class GaussianNoise(Corruption):
     """Additive isotropic Gaussian noise, x̃ = x + σ·ε.
 
     Vincent et al., "Stacked Denoising Autoencoders" (JMLR 2010), section 4.
@@ -51,10 +52,10 @@ class GaussianNoise(nn.Module):
         super().__init__()
         self.cfg = cfg
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor) -> Corrupted:
         if not self.training:
-            return x, None
-        return x + self.cfg.std * torch.randn_like(x), None
+            return Corrupted(x)
+        return Corrupted(x + self.cfg.std * torch.randn_like(x))
 
 
 @dataclass
@@ -67,7 +68,7 @@ class MaskingNoiseConfig:
 
 
 @CORRUPTIONS.register("masking")
-class MaskingNoise(nn.Module):
+class MaskingNoise(Corruption):
     """Masking noise: a random fraction of entries is forced to 0.
 
     Vincent et al., "Extracting and Composing Robust Features with Denoising Autoencoders"
@@ -81,8 +82,9 @@ class MaskingNoise(nn.Module):
         super().__init__()
         self.cfg = cfg
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor) -> Corrupted:
         if not self.training:
-            return x, None
+            return Corrupted(x)
         keep = torch.rand_like(x) >= self.cfg.rate
-        return x * keep, None
+        # the zeroed entries are hidden, yet (as in the paper) the loss counts every entry
+        return Corrupted(x * keep, hidden=~keep)

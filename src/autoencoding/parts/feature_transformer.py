@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..config import require
-from .base import DECODERS, ENCODERS
+from .base import DECODERS, ENCODERS, Decoder, Encoder
 from .remask import split_masked
 
 
@@ -118,7 +118,7 @@ class Blocks(nn.Module):
 
 
 @ENCODERS.register("feature_transformer")
-class FeatureTransformerEncoder(nn.Module):
+class FeatureTransformerEncoder(Encoder):
     """Per-feature tokens → transformer over the visible ones → token grid with [mask]s."""
 
     Config = FeatureTransformerConfig
@@ -149,7 +149,7 @@ class FeatureTransformerEncoder(nn.Module):
 
 
 @DECODERS.register("feature_transformer")
-class FeatureTransformerDecoder(nn.Module):
+class FeatureTransformerDecoder(Decoder):
     """Token grid + feature embeddings → transformer → one linear head per token."""
 
     Config = FeatureTransformerConfig

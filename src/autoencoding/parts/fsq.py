@@ -169,8 +169,8 @@ class LatentQuantizer(QuantizedBottleneck):
     cheapest such code gives each factor its own dimensions. The paper pairs it with strong
     weight decay on the encoder and decoder (AdamW, 0.1; the ``qlae`` recipe sets it) to keep
     the decoder from undoing the quantization with large weights (the paper exempts the
-    values and biases from the decay; values carry ``no_weight_decay = True`` for optimizers
-    that honour it).
+    values and biases from the decay; :meth:`param_groups` puts the values in a group without
+    weight decay).
 
     Both loss terms are summed over a sample's latents and averaged over the batch, like the
     library's likelihoods. The paper weighs them 0.01 against a per-pixel-mean BCE, i.e.
@@ -188,8 +188,10 @@ class LatentQuantizer(QuantizedBottleneck):
         self.tracker = CodeTracker(latent_dim, latent_dim, cfg.n_values, cfg.dead_after)
         grid = torch.linspace(-cfg.init_range, cfg.init_range, cfg.n_values)
         self.values = nn.Parameter(grid.repeat(latent_dim, 1))  # (d, n_v)
-        # Marks the values for optimizers that exempt some parameters from weight decay.
-        self.values.no_weight_decay = True
+
+    def param_groups(self) -> list[dict]:
+        """The scalar codebooks are exempt from weight decay, as in the paper."""
+        return [{"params": [self.values], "weight_decay": 0.0}]
 
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
         flat = self.values.reshape(-1, 1)

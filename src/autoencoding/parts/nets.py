@@ -1,8 +1,14 @@
 """Encoder and decoder networks: MLPs and small 2D conv nets, sized from the data by default.
 
-An encoder maps a batch shaped like the (scaled) data to ``(B, out_features)``; a decoder
-maps ``(B, latent_dim)`` to ``(B, factor * n_features)`` flat, where ``factor`` is the number of
-likelihood parameters per feature (e.g. 2 for a mean and a variance).
+An MLP encoder maps a batch shaped like the (scaled) data to ``(B, out_features)``; its
+decoder maps ``(B, latent_dim)`` to ``(B, factor * n_features)``, where ``factor`` is the
+number of likelihood parameters per entry (e.g. 2 for a mean and a variance). Conv nets
+either end in a flat code (``latent: flat``) or stay fully convolutional (``latent:
+spatial``): the latent is a (B, C, h/2^L, w/2^L) map and images of any size divisible by
+2^L go through the same weights.
+
+(The trainer's hand-written gradients for MLPs live behind the fast-path seam,
+:mod:`autoencoding.train.fast`; the nets here have one implementation.)
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import torch
 from torch import nn
 
 from ..config import require
-from .base import DECODERS, ENCODERS
+from ..errors import AutoencodingError
+from .base import DECODERS, ENCODERS, Decoder, Encoder
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -60,93 +67,21 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-#: activations whose derivative follows from the activation's output (manual backward, CAE)
+#: activations whose derivative follows from the activation's output (closed-form Jacobians
+#: here, hand-written backward passes in autoencoding.train.fast)
 MANUAL_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 
-def _linears(net: nn.Sequential) -> list[nn.Linear]:
+def linears(net: nn.Sequential) -> list[nn.Linear]:
     return [m for m in net if isinstance(m, nn.Linear)]
 
 
-def mlp_manual_forward(
-    net: nn.Sequential, activation: str, x: torch.Tensor
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Forward pass of an ``_mlp`` stack without recording an autograd graph.
-
-    Returns the output and the input of every linear layer (the saved activations the
-    manual backward needs). Used by the trainer's manual-gradient path
-    (:mod:`autoencoding.train.manual`).
-    """
-    linears = _linears(net)
-    inputs = []
-    a = x
-    for i, lin in enumerate(linears):
-        inputs.append(a)
-        a = torch.addmm(lin.bias, a, lin.weight.t())
-        if i < len(linears) - 1:
-            if activation == "relu":
-                a.clamp_min_(0)
-            elif activation == "tanh":
-                a.tanh_()
-            else:
-                a.sigmoid_()
-    return a, inputs
-
-
-def mlp_manual_backward(
-    net: nn.Sequential,
-    activation: str,
-    inputs: list[torch.Tensor],
-    grad_out: torch.Tensor,
-    need_input_grad: bool,
-) -> torch.Tensor | None:
-    """Backward pass matching :func:`mlp_manual_forward`: writes every weight and bias
-    gradient into the parameter's existing ``.grad`` tensor (overwriting it) and returns the
-    gradient with respect to the input when asked."""
-    linears = _linears(net)
-    g = grad_out
-    for i in range(len(linears) - 1, -1, -1):
-        lin, a = linears[i], inputs[i]
-        torch.mm(g.t(), a, out=lin.weight.grad)
-        torch.sum(g, 0, out=lin.bias.grad)
-        if i == 0 and not need_input_grad:
-            return None
-        g = g.mm(lin.weight)
-        if i > 0:  # through the activation that produced this layer's input
-            if activation == "relu":
-                g = torch.ops.aten.threshold_backward(g, a, 0)
-            elif activation == "tanh":
-                g = torch.ops.aten.tanh_backward(g, a)
-            else:
-                g = torch.ops.aten.sigmoid_backward(g, a)
-    return g
-
-
-class _ManualMLP(nn.Module):
-    """An ``_mlp`` net (``self.net``, ``self.cfg``) with its forward and backward written out,
-    for the trainer's manual-gradient path."""
-
-    cfg: MLPConfig
-    net: nn.Sequential
-
-    @property
-    def manual_gradients(self) -> bool:
-        return self.cfg.activation in MANUAL_ACTIVATIONS
-
-    def manual_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return mlp_manual_forward(self.net, self.cfg.activation, x.flatten(1))
-
-    def manual_backward(
-        self, cache: list[torch.Tensor], grad_out: torch.Tensor, need_input_grad: bool = True
-    ) -> torch.Tensor | None:
-        return mlp_manual_backward(self.net, self.cfg.activation, cache, grad_out, need_input_grad)
-
-
 @ENCODERS.register("mlp")
-class MLPEncoder(_ManualMLP):
+class MLPEncoder(Encoder):
     """Multilayer perceptron on the flattened input."""
 
     Config = MLPConfig
+    produces = "flat"
 
     def __init__(self, cfg: MLPConfig, input_shape: tuple[int, ...], out_features: int) -> None:
         super().__init__()
@@ -166,12 +101,12 @@ class MLPEncoder(_ManualMLP):
         than the d backward passes of autograd. Falls back to autograd for activations
         without a closed-form derivative.
         """
-        linears = _linears(self.net)
+        layers = linears(self.net)
         if self.cfg.activation not in MANUAL_ACTIVATIONS:
-            return _autograd_jacobian_sq(self, x)
+            return super().jacobian_frobenius_sq(x)
         derivs = []
         a = x.flatten(1)
-        for lin in linears[:-1]:
+        for lin in layers[:-1]:
             pre = lin(a)
             if self.cfg.activation == "relu":
                 a = torch.relu(pre)
@@ -182,29 +117,20 @@ class MLPEncoder(_ManualMLP):
             else:
                 a = torch.sigmoid(pre)
                 derivs.append(a * (1 - a))
-        m = linears[-1].weight.unsqueeze(0)  # (1, out, width)
-        for lin, d in zip(reversed(linears[:-1]), reversed(derivs), strict=True):
+        m = layers[-1].weight.unsqueeze(0)  # (1, out, width)
+        for lin, d in zip(reversed(layers[:-1]), reversed(derivs), strict=True):
             m = (m * d.unsqueeze(1)) @ lin.weight  # (B, out, width_prev)
         if m.shape[0] == 1:
             m = m.expand(x.shape[0], -1, -1)
         return m.pow(2).sum((1, 2))
 
 
-def _autograd_jacobian_sq(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    from torch.func import jacrev, vmap
-
-    def one(row: torch.Tensor) -> torch.Tensor:
-        return encoder(row.unsqueeze(0)).squeeze(0)
-
-    jac = vmap(jacrev(one))(x)
-    return jac.pow(2).flatten(1).sum(1)
-
-
 @DECODERS.register("mlp")
-class MLPDecoder(_ManualMLP):
+class MLPDecoder(Decoder):
     """Multilayer perceptron mirroring the encoder; output flat."""
 
     Config = MLPConfig
+    consumes = "flat"
 
     def __init__(
         self, cfg: MLPConfig, latent_dim: int, output_shape: tuple[int, ...], factor: int = 1
@@ -225,6 +151,9 @@ class ConvConfig:
     feature map is at most 4×4."""
     activation: Literal["relu", "gelu", "elu", "silu"] = "relu"
     """Nonlinearity between layers."""
+    latent: Literal["flat", "spatial"] = "flat"
+    """'flat': a linear map to a flat code (the input size is fixed); 'spatial': fully
+    convolutional, a 1×1 conv to the latent channels, any input size divisible by 2^layers."""
 
     def validate(self) -> None:
         if self.channels is not None:
@@ -234,12 +163,21 @@ class ConvConfig:
             )
 
 
-def _conv_plan(cfg: ConvConfig, input_shape: tuple[int, ...]) -> tuple[list[int], int, int]:
+def _conv_plan(
+    cfg: ConvConfig, input_shape: tuple[int | None, ...]
+) -> tuple[list[int], int | None, int | None]:
     require(
-        len(input_shape) == 3,
+        len(input_shape) == 3 and input_shape[0] is not None,
         f"conv2d nets need image data shaped (channels, height, width), got {input_shape}",
     )
     _, h, w = input_shape
+    if h is None or w is None:
+        require(
+            cfg.latent == "spatial" and cfg.channels is not None,
+            "conv2d: images of free size (null in input_shape) need latent 'spatial' and "
+            "explicit channels",
+        )
+        return list(cfg.channels), None, None
     if cfg.channels is not None:
         chans = list(cfg.channels)
     else:
@@ -261,14 +199,26 @@ def _conv_plan(cfg: ConvConfig, input_shape: tuple[int, ...]) -> tuple[list[int]
     return chans, h // div, w // div
 
 
+def _check_divisible(x: torch.Tensor, layers: int, what: str) -> None:
+    div = 2**layers
+    if x.shape[-2] % div or x.shape[-1] % div:
+        raise AutoencodingError(
+            f"{what}: image size {x.shape[-2]}×{x.shape[-1]} must be divisible by 2^{layers} = "
+            f"{div} (one halving per conv layer); pad or crop the images"
+        )
+
+
 @ENCODERS.register("conv2d")
-class ConvEncoder(nn.Module):
-    """Stride-2 4×4 convolutions, then a linear map to the encoder output."""
+class ConvEncoder(Encoder):
+    """Stride-2 4×4 convolutions, then a linear map to a flat code (``latent: flat``) or a
+    1×1 convolution to the latent channels (``latent: spatial``, fully convolutional)."""
 
     Config = ConvConfig
+    consumes = "spatial"
 
     def __init__(self, cfg: ConvConfig, input_shape: tuple[int, ...], out_features: int) -> None:
         super().__init__()
+        self.cfg = cfg
         chans, h, w = _conv_plan(cfg, input_shape)
         layers: list[nn.Module] = []
         prev = input_shape[0]
@@ -276,26 +226,39 @@ class ConvEncoder(nn.Module):
             layers += [nn.Conv2d(prev, c, 4, stride=2, padding=1), ACTIVATIONS[cfg.activation]()]
             prev = c
         self.convs = nn.Sequential(*layers)
-        self.out = nn.Linear(prev * h * w, out_features)
+        self.n_layers = len(chans)
+        if cfg.latent == "spatial":
+            self.out = nn.Conv2d(prev, out_features, 1)
+        else:
+            self.out = nn.Linear(prev * h * w, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.latent == "spatial":
+            _check_divisible(x, self.n_layers, "conv2d encoder")
+            return self.out(self.convs(x))
         return self.out(self.convs(x).flatten(1))
 
 
 @DECODERS.register("conv2d")
-class ConvDecoder(nn.Module):
-    """Linear map to a small feature map, then stride-2 transposed convolutions."""
+class ConvDecoder(Decoder):
+    """Linear map (flat codes) or 1×1 convolution (spatial latents) to a small feature map,
+    then stride-2 transposed convolutions."""
 
     Config = ConvConfig
+    produces = "spatial"
 
     def __init__(
         self, cfg: ConvConfig, latent_dim: int, output_shape: tuple[int, ...], factor: int = 1
     ) -> None:
         super().__init__()
+        self.cfg = cfg
         chans, h, w = _conv_plan(cfg, output_shape)
         chans = list(reversed(chans))
         self.start = (chans[0], h, w)
-        self.inp = nn.Linear(latent_dim, chans[0] * h * w)
+        if cfg.latent == "spatial":
+            self.inp = nn.Conv2d(latent_dim, chans[0], 1)
+        else:
+            self.inp = nn.Linear(latent_dim, chans[0] * h * w)
         layers: list[nn.Module] = [ACTIVATIONS[cfg.activation]()]
         for i, c in enumerate(chans):
             nxt = chans[i + 1] if i + 1 < len(chans) else factor * output_shape[0]
@@ -305,4 +268,6 @@ class ConvDecoder(nn.Module):
         self.deconvs = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.cfg.latent == "spatial":
+            return self.deconvs(self.inp(z))
         return self.deconvs(self.inp(z).view(-1, *self.start)).flatten(1)

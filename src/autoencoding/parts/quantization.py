@@ -194,6 +194,7 @@ class QuantizedBottleneck(Bottleneck):
     """
 
     generative = True
+    has_codes = True
     tracker: CodeTracker
     prior: str
 
@@ -263,8 +264,7 @@ class QuantizedBottleneck(Bottleneck):
 
     def check_codes(self, codes) -> torch.Tensor:
         """Codes as an int64 tensor (B, P), or an AutoencodingError saying what is wrong."""
-        name = getattr(type(self), "registry_name", type(self).__name__)
-        where = f"decode codes (bottleneck {name!r})"
+        where = f"decode codes (bottleneck {type(self).registry_name!r})"
         codes = torch.as_tensor(codes)
         if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
             raise AutoencodingError(f"{where}: expected integer codes, got dtype {codes.dtype}")

@@ -1,7 +1,9 @@
 """Reconstruction losses: what "the same" means.
 
-The decoder emits ``params_per_feature`` numbers per input feature; a reconstruction part
-turns them into a per-sample loss, a point reconstruction (``mean``) and samples.
+The decoder emits ``params_per_feature`` numbers per input entry, which the model hands over
+shaped ``(B, params, *sample shape)`` (so a per-channel or per-patch loss needs no reshaping
+guesswork: ``out[:, 0]`` is shaped like the sample); a reconstruction part turns them into a
+per-sample loss, a point reconstruction (``mean``, shaped like the sample) and samples.
 Likelihoods (``bernoulli``, ``gaussian``) give negative log-likelihoods in nats summed over
 features, so that the VAE's ELBO is correctly balanced against its KL; ``mse`` gives the
 mean squared error per entry, the usual deterministic-autoencoder loss.
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import require
-from .base import RECONSTRUCTIONS, NoOptions
+from .base import RECONSTRUCTIONS, NoOptions, Part
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -32,27 +34,16 @@ def _reduce(per_entry: torch.Tensor, where: torch.Tensor | None, mean: bool) -> 
     return per_entry.mean(1) if mean else per_entry.sum(1)
 
 
-def _entry_weights(
-    where: torch.Tensor | None, like: torch.Tensor, mean: bool
-) -> torch.Tensor | float:
-    """d(batch mean of _reduce(per_entry, where, mean)) / d per_entry: the weight of each
-    entry in the batch loss (a scalar when every entry counts the same)."""
-    n = like.shape[0]
-    if where is None:
-        return 1.0 / (n * like[0].numel()) if mean else 1.0 / n
-    w = where.flatten(1).to(like.dtype)
-    if mean:
-        return w / (n * w.sum(1, keepdim=True).clamp_min(1.0))
-    return w / n
+class Reconstruction(Part):
+    """Base class: ``out`` is (B, params_per_feature, *sample shape), ``x`` and ``where``
+    are shaped like the sample batch."""
 
-
-class Reconstruction(nn.Module):
     #: how many decoder outputs per input feature
     params_per_feature = 1
     #: True when per_sample is a negative log-likelihood in nats
     is_likelihood = False
 
-    def __init__(self, n_features: int) -> None:
+    def __init__(self, n_features: int | None) -> None:
         super().__init__()
         self.n_features = n_features
 
@@ -62,7 +53,15 @@ class Reconstruction(nn.Module):
         raise NotImplementedError
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
-        return out
+        """The point reconstruction, shaped like the sample batch."""
+        return out[:, 0]
+
+    def predictive(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log σ) of the predictive distribution, each shaped like the sample batch;
+        log σ = 0 for losses without a variance (MSE), so a variance-weighted error reduces
+        to the squared error."""
+        mean = self.mean(out)
+        return mean, torch.zeros_like(mean)
 
     def sample(self, out: torch.Tensor) -> torch.Tensor:
         return self.mean(out)
@@ -74,19 +73,11 @@ class MSE(Reconstruction):
 
     Config = NoOptions
 
-    def __init__(self, cfg: NoOptions, n_features: int) -> None:
+    def __init__(self, cfg: NoOptions, n_features: int | None) -> None:
         super().__init__(n_features)
 
     def per_sample(self, out, x, where=None):
-        return _reduce((out - x).pow(2), where, mean=True)
-
-    manual_gradients = True
-
-    def manual_loss(self, out, x, where=None):
-        """(batch-mean loss, its gradient with respect to ``out``) without autograd."""
-        diff = out - x
-        w = _entry_weights(where, diff, mean=True)
-        return (diff.pow(2) * w).sum(), diff.mul_(w).mul_(2.0)
+        return _reduce((out[:, 0] - x).pow(2), where, mean=True)
 
 
 @RECONSTRUCTIONS.register("bernoulli")
@@ -101,28 +92,18 @@ class Bernoulli(Reconstruction):
     Config = NoOptions
     is_likelihood = True
 
-    def __init__(self, cfg: NoOptions, n_features: int) -> None:
+    def __init__(self, cfg: NoOptions, n_features: int | None) -> None:
         super().__init__(n_features)
 
     def per_sample(self, out, x, where=None):
-        nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        nll = F.binary_cross_entropy_with_logits(out[:, 0], x, reduction="none")
         return _reduce(nll, where, mean=False)
 
-    manual_gradients = True
-
-    def manual_loss(self, out, x, where=None):
-        """(batch-mean loss, its gradient with respect to the logits) without autograd."""
-        w = _entry_weights(where, out, mean=False)
-        # BCE with logits = softplus(out) − x·out, entry by entry
-        per_entry = F.softplus(out).sub_(x * out)
-        loss = per_entry.sum() * w if isinstance(w, float) else (per_entry * w).sum()
-        return loss, torch.sigmoid(out).sub_(x).mul_(w)
-
     def mean(self, out):
-        return torch.sigmoid(out)
+        return torch.sigmoid(out[:, 0])
 
     def sample(self, out):
-        return torch.bernoulli(torch.sigmoid(out))
+        return torch.bernoulli(self.mean(out))
 
 
 @dataclass
@@ -152,58 +133,43 @@ class Gaussian(Reconstruction):
     Config = GaussianConfig
     is_likelihood = True
 
-    def __init__(self, cfg: GaussianConfig, n_features: int) -> None:
+    def __init__(self, cfg: GaussianConfig, n_features: int | None) -> None:
         super().__init__(n_features)
         self.cfg = cfg
         self.params_per_feature = 2 if cfg.variance == "decoder" else 1
         if cfg.variance == "learned":
+            require(
+                n_features is not None,
+                "reconstruction 'gaussian': variance 'learned' keeps one variance per input "
+                "entry, so it needs a fixed input_shape; use variance 'decoder' or 'fixed' "
+                "for inputs whose size varies",
+            )
             self.log_sigma = nn.Parameter(torch.full((n_features,), math.log(cfg.sigma)))
 
-    def _split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log σ) from the decoder output, each broadcastable to the sample batch."""
         floor = math.log(self.cfg.min_sigma)
+        mean = out[:, 0]
         if self.cfg.variance == "decoder":
-            mean, raw = out.chunk(2, dim=1)
-            log_sigma = floor + F.softplus(raw - floor)
+            log_sigma = floor + F.softplus(out[:, 1] - floor)
         elif self.cfg.variance == "learned":
-            mean = out
-            log_sigma = (floor + F.softplus(self.log_sigma - floor)).view(1, *out.shape[1:])
+            log_sigma = (floor + F.softplus(self.log_sigma - floor)).view(1, *mean.shape[1:])
         else:
-            mean = out
-            log_sigma = torch.full_like(out[:1], math.log(self.cfg.sigma))
+            log_sigma = torch.full_like(mean[:1], math.log(self.cfg.sigma))
         return mean, log_sigma
 
     def per_sample(self, out, x, where=None):
-        mean, log_sigma = self._split(out)
+        mean, log_sigma = self.split(out)
         nll = 0.5 * ((x - mean) * torch.exp(-log_sigma)).pow(2) + log_sigma + 0.5 * LOG_2PI
         return _reduce(nll, where, mean=False)
 
-    @property
-    def manual_gradients(self) -> bool:
-        return self.cfg.variance in ("fixed", "learned")
-
-    def manual_loss(self, out, x, where=None):
-        """(batch-mean loss, its gradient with respect to the decoder's means) without
-        autograd; a learned variance gets its gradient written into ``log_sigma.grad``."""
-        floor = math.log(self.cfg.min_sigma)
-        if self.cfg.variance == "learned":
-            raw = self.log_sigma.detach()
-            log_sigma = (floor + F.softplus(raw - floor)).view(1, *out.shape[1:])
-        else:
-            log_sigma = torch.full_like(out[:1], math.log(self.cfg.sigma))
-        inv_var = torch.exp(-2.0 * log_sigma)
-        diff = out - x
-        sq = diff.pow(2).mul_(inv_var)  # ((x − mean) / σ)²
-        w = _entry_weights(where, out, mean=False)
-        nll = (0.5 * sq + log_sigma + 0.5 * LOG_2PI) * w
-        if self.cfg.variance == "learned":
-            # d nll / d log σ = 1 − ((x − mean) / σ)²; softplus' derivative is the sigmoid
-            g_ls = ((1.0 - sq) * w).sum(0)
-            torch.mul(g_ls, torch.sigmoid(raw - floor), out=self.log_sigma.grad)
-        return nll.sum(), diff.mul_(inv_var).mul_(w)
-
     def mean(self, out):
-        return self._split(out)[0]
+        return self.split(out)[0]
+
+    def predictive(self, out):
+        mean, log_sigma = self.split(out)
+        return mean, log_sigma.expand_as(mean)
 
     def sample(self, out):
-        mean, log_sigma = self._split(out)
+        mean, log_sigma = self.split(out)
         return mean + torch.exp(log_sigma) * torch.randn_like(mean)

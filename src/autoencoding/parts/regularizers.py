@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ..config import require
-from .base import REGULARIZERS
-from .nets import _autograd_jacobian_sq
+from .base import REGULARIZERS, Encoder, Regularizer
 
 
 @dataclass
@@ -24,7 +22,7 @@ class ContractiveConfig:
 
 
 @REGULARIZERS.register("contractive")
-class Contractive(nn.Module):
+class Contractive(Regularizer):
     """Contractive penalty λ‖∂h/∂x‖²_F on the full encoder Jacobian.
 
     Rifai et al., "Contractive Auto-Encoders: Explicit Invariance During Feature Extraction"
@@ -40,9 +38,6 @@ class Contractive(nn.Module):
         super().__init__()
         self.cfg = cfg
 
-    def forward(self, encoder: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if hasattr(encoder, "jacobian_frobenius_sq"):
-            sq = encoder.jacobian_frobenius_sq(x)
-        else:
-            sq = _autograd_jacobian_sq(encoder, x)
+    def forward(self, encoder: Encoder, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        sq = encoder.jacobian_frobenius_sq(x)
         return {"contractive": self.cfg.weight * sq.mean()}

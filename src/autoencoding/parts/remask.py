@@ -33,10 +33,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch import nn
 
 from ..config import require
-from .base import CORRUPTIONS
+from .base import CORRUPTIONS, Corrupted, Corruption
 
 
 def split_masked(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,7 +61,7 @@ class RemaskConfig:
 
 
 @CORRUPTIONS.register("remask")
-class Remask(nn.Module):
+class Remask(Corruption):
     """Hide a random fraction of the observed entries; the loss scores what was hidden."""
 
     Config = RemaskConfig
@@ -71,7 +70,7 @@ class Remask(nn.Module):
         super().__init__()
         self.cfg = cfg
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> Corrupted:
         values, observed = split_masked(x)
         if self.training:
             r = torch.rand(values.shape, device=values.device)
@@ -91,4 +90,4 @@ class Remask(nn.Module):
             where = torch.stack([counted, torch.zeros_like(counted)], dim=1)
         else:
             where = counted.view(x.shape)
-        return x_tilde, where
+        return Corrupted(x_tilde, where=where, hidden=hidden)

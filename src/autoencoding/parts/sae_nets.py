@@ -40,7 +40,7 @@ from torch import nn
 
 from ..config import require
 from ..errors import AutoencodingError
-from .base import DECODERS, ENCODERS, RECONSTRUCTIONS, NoOptions
+from .base import DECODERS, ENCODERS, RECONSTRUCTIONS, Decoder, Encoder, NoOptions
 from .reconstruction import Reconstruction, _reduce
 from .sparse_ops import (
     bf16_matmul_is_fast,
@@ -75,7 +75,7 @@ class SAEConfig:
 
 
 @ENCODERS.register("sae")
-class SAEEncoder(nn.Module):
+class SAEEncoder(Encoder):
     """``pre = W_enc (s·x − b_dec) + b_enc``: the SAE encoder (needs the decoder ``sae``)."""
 
     Config = SAEConfig
@@ -109,7 +109,7 @@ class SAEEncoder(nn.Module):
         object.__setattr__(self, "_decoder", decoder)
         # bottlenecks that only select and gather pre-activations (TopK) take them in the
         # product's precision (see sparse_grad_affine's keep_low)
-        self._selects_only = bool(getattr(model.bottleneck, "selects_pre_activations", False))
+        self._selects_only = model.bottleneck.selects_pre_activations
         with torch.no_grad():
             self.weight.copy_(self.cfg.encoder_init_scale * decoder.directions())
 
@@ -124,7 +124,7 @@ class SAEEncoder(nn.Module):
         if dec is None:
             raise AutoencodingError("encoder 'sae' used outside an Autoencoder (no decoder bound)")
         x = x.flatten(1) * dec.input_scale
-        dtype = self._matmul_dtype(x)
+        dtype = self.matmul_dtype(x)
         return sparse_grad_affine(
             x,
             self.weight,
@@ -134,7 +134,8 @@ class SAEEncoder(nn.Module):
             keep_low=dtype is not None and self._selects_only,
         )
 
-    def _matmul_dtype(self, x: torch.Tensor) -> torch.dtype | None:
+    def matmul_dtype(self, x: torch.Tensor) -> torch.dtype | None:
+        """The precision of the encoder's product for inputs ``x`` (None = x's own)."""
         choice = self.cfg.matmul
         if choice == "auto":
             choice = "bfloat16" if bf16_matmul_is_fast(x.device) else "float32"
@@ -142,11 +143,12 @@ class SAEEncoder(nn.Module):
 
 
 @DECODERS.register("sae")
-class SAEDecoder(nn.Module):
+class SAEDecoder(Decoder):
     """``x̂ = (z W_dec + b_dec) / s`` with unit-norm rows of W_dec; decodes sparse codes
     without the dense product."""
 
     Config = SAEConfig
+    decodes_sparse = True
 
     def __init__(
         self, cfg: SAEConfig, latent_dim: int, output_shape: tuple[int, ...], factor: int = 1
@@ -224,7 +226,7 @@ class FVU(Reconstruction):
         super().__init__(n_features)
 
     def per_sample(self, out, x, where=None):
-        sse = _reduce((out - x).pow(2), where, mean=False)
+        sse = _reduce((out[:, 0] - x).pow(2), where, mean=False)
         return sse / total_variance(x, sync=self.training)
 
 

@@ -36,7 +36,7 @@ from torch import nn
 from ..config import require
 from .base import BOTTLENECKS, BottleneckOutput
 from .bottlenecks import Bottleneck
-from .sae_nets import total_variance
+from .sae_nets import SAEDecoder, total_variance
 from .sparse_ops import codes_from_mask, gather_codes, scatter_codes, sparse_gather
 
 #: Codes wider than this fraction of the latents decode densely (a BLAS product beats
@@ -89,20 +89,24 @@ class SparseBottleneck(Bottleneck):
         # tokens since each latent last fired, and tokens seen (int64: exact in long runs)
         self.register_buffer("since_fired", torch.zeros(latent_dim, dtype=torch.long))
         self.register_buffer("tokens_seen", torch.zeros((), dtype=torch.long))
+        # the run's dead window, fixed at the first training batch of a trainer run
+        self._planned_steps: int | None = None
+        self._run_window: int | None = None
+        self._batch_tokens = 1
 
     # -- dead latents ---------------------------------------------------------------------
     def on_train_start(self, total_steps: int) -> None:
         """Called by the trainer: the run length fixes the dead window (in tokens) at the
         first training batch, when the tokens per step are known."""
         self._planned_steps = total_steps
-        self._run_window: int | None = None
+        self._run_window = None
 
     def dead_window(self) -> int:
         if self.cfg.dead_tokens > 0:
             return self.cfg.dead_tokens
-        run = getattr(self, "_run_window", None)
+        run = self._run_window
         seen = run if run is not None else int(self.tokens_seen) / 240
-        return int(min(10_000_000, max(getattr(self, "_batch_tokens", 1), seen)))
+        return int(min(10_000_000, max(self._batch_tokens, seen)))
 
     def dead_mask(self) -> torch.Tensor:
         return self.since_fired >= self.dead_window()
@@ -118,11 +122,11 @@ class SparseBottleneck(Bottleneck):
         self.since_fired += n
         self.since_fired[fired.bool()] = 0
         self.tokens_seen += n
-        if getattr(self, "_planned_steps", None) and getattr(self, "_run_window", 1) is None:
+        if self._planned_steps and self._run_window is None:
             self._run_window = int(n) * self._planned_steps // 240  # 1/240 of the run
             self._batch_tokens = int(n)
 
-    def _output(
+    def record(
         self,
         pre: torch.Tensor,
         z: torch.Tensor,
@@ -175,7 +179,7 @@ class SparseBottleneck(Bottleneck):
     # The top-k_aux *dead* latents reconstruct the residual e = x − x̂, as a normalised MSE.
     # Why: dead latents get no gradient from the main loss (they are never selected); this term
     # gives them one that points at what the live latents miss, so they revive as useful
-    # features rather than at random. (The manual TopK step, parts/sae_manual.py, computes the
+    # features rather than at random. (The TopK fast step, train/fast/sae_topk.py, computes the
     # same term from the same two helpers below.)
     def auxk_dead(self) -> torch.Tensor | None:
         """Indices of the dead latents when this training step takes the AuxK term (the config
@@ -259,7 +263,7 @@ class TopKBottleneck(_TopKFamily):
         # (a (B, L) fill and scatter per step); evaluation and encode() get them as usual.
         train_step = self.training and torch.is_grad_enabled()
         z = None if train_step else scatter_codes(vals, codes, vals, self.latent_dim)
-        return self._output(h, z, codes=codes, values=vals)
+        return self.record(h, z, codes=codes, values=vals)
 
 
 @dataclass
@@ -322,8 +326,8 @@ class BatchTopKBottleneck(_TopKFamily):
         if width <= DENSE_DECODE_FRACTION * self.latent_dim:
             codes = codes_from_mask(mask)
             vals = F.relu(sparse_gather(h, codes))  # sparse gradient, as for TopK
-            return self._output(h, scatter_codes(h, codes, vals), codes=codes, values=vals)
-        return self._output(h, F.relu(h) * mask, active=mask)
+            return self.record(h, scatter_codes(h, codes, vals), codes=codes, values=vals)
+        return self.record(h, F.relu(h) * mask, active=mask)
 
 
 def default_prefixes(latent_dim: int) -> list[int]:
@@ -429,13 +433,13 @@ class ReLUBottleneck(SparseBottleneck):
 
     def forward(self, h: torch.Tensor, step: int | None = None) -> BottleneckOutput:
         z = F.relu(h)
-        out = self._output(h, z, active=z.detach() > 0)
+        out = self.record(h, z, active=z.detach() > 0)
         lam = _ramp(self.cfg.l1, self.cfg.warmup_steps, step if self.training else None)
         out.stats["l1_weight"] = torch.tensor(lam)
         return out
 
     def extra_losses(self, b, x, out, decoder, tv, stats):
-        s = decoder.input_scale if hasattr(decoder, "input_scale") else 1.0
+        s = decoder.input_scale if isinstance(decoder, SAEDecoder) else 1.0
         # z lives in the decoder's normalised units, so the deviation norm is taken there too
         norm = (tv / x.shape[0]).sqrt() * s
         l1 = b.z.sum(1).mean() / norm
@@ -551,7 +555,7 @@ class JumpReLUBottleneck(SparseBottleneck):
         theta = self.threshold()
         z = _JumpReLU.apply(h, theta, cfg.bandwidth)
         near = h.detach() > theta.detach() - cfg.bandwidth / 2
-        out = self._output(h, z, active=near if self.training else z.detach() != 0)
+        out = self.record(h, z, active=near if self.training else z.detach() != 0)
         l0 = _Step.apply(h, theta, cfg.bandwidth).sum(1).mean()
         lam = _ramp(cfg.l0 / self._d, cfg.warmup_steps, step if self.training else None)
         out.losses["l0"] = lam * l0

@@ -6,14 +6,47 @@ exactly the batches it would have seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 
 import torch
 
 
-class InMemoryBatches:
-    # (the same interface is kept by ArrayBatches below and by activation stores:
-    #  ``__len__`` and ``epoch(epoch, start, rank, world)``, which makes resume exact)
+class Batches(ABC):
+    """What the trainer consumes: a known number of batches per epoch, and the batches of
+    any epoch from any batch index (which makes resume exact), split across DDP ranks."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Batches per epoch (per global batch under DDP)."""
+
+    @abstractmethod
+    def epoch(
+        self, epoch: int, start: int = 0, rank: int = 0, world: int = 1
+    ) -> Iterator[torch.Tensor]:
+        """The batches of ``epoch`` from batch index ``start``; this rank's share of each."""
+
+
+class IterableBatches(Batches):
+    """Any sized, re-iterable collection of batch tensors (a list, a DataLoader): every epoch
+    iterates it afresh. Resume skips the batches already seen; its order is the iterable's
+    own (exact when the iterable is deterministic). Each process reads whole batches."""
+
+    def __init__(self, batches: Iterable[torch.Tensor]) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+    def epoch(
+        self, epoch: int, start: int = 0, rank: int = 0, world: int = 1
+    ) -> Iterator[torch.Tensor]:
+        for i, xb in enumerate(self.batches):
+            if i >= start:
+                yield xb
+
+
+class InMemoryBatches(Batches):
     """Shuffled mini-batches of a tensor that fits in memory."""
 
     def __init__(

@@ -34,27 +34,70 @@ def atomic_write(path: Path, write) -> None:
             tmp.unlink()
 
 
-def save_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
-) -> None:
-    tensors: dict[str, torch.Tensor] = {}
-    for k, v in model.state_dict().items():
-        # a copy: during training the parameters may be views of one flat buffer
-        tensors[f"model.{k}"] = v.detach().to("cpu", copy=True).contiguous()
+def _optimizer_tensors(
+    optimizer: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor]
+) -> str:
+    """Put the optimizer's state tensors under ``prefix``; return its param groups as JSON."""
     opt = optimizer.state_dict()
     for pid, pstate in opt["state"].items():
         for name, v in pstate.items():
             t = v if isinstance(v, torch.Tensor) else torch.tensor(v)
-            tensors[f"optim.{pid}.{name}"] = t.detach().cpu().contiguous()
+            tensors[f"{prefix}.{pid}.{name}"] = t.detach().cpu().contiguous()
+    return json.dumps(opt["param_groups"])
+
+
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    aux_optimizer: torch.optim.Optimizer | None = None,
+) -> None:
+    """Weights, optimizer state (and the aux optimizer's, for parts with an aux loss), RNG
+    state and the JSON training state, in one atomically written file."""
+    tensors: dict[str, torch.Tensor] = {}
+    for k, v in model.state_dict().items():
+        # a copy: during training the parameters may be views of one flat buffer
+        tensors[f"model.{k}"] = v.detach().to("cpu", copy=True).contiguous()
+    meta = {
+        "state": json.dumps(state),
+        "param_groups": _optimizer_tensors(optimizer, "optim", tensors),
+    }
+    if aux_optimizer is not None:
+        meta["aux_param_groups"] = _optimizer_tensors(aux_optimizer, "aux_optim", tensors)
     tensors["rng.cpu"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    meta = {"state": json.dumps(state), "param_groups": json.dumps(opt["param_groups"])}
     atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
+def _load_optimizer(
+    path: Path,
+    optimizer: torch.optim.Optimizer,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+    groups: list[dict[str, Any]],
+) -> None:
+    opt_state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith(prefix + "."):
+            _, pid, name = k.split(".", 2)
+            opt_state.setdefault(int(pid), {})[name] = v
+    try:
+        optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
+    except (ValueError, KeyError) as e:
+        raise AutoencodingError(
+            f"checkpoint {path}: its optimizer state does not match this run's optimizer "
+            f"({e}); resume with the settings that wrote it (e.g. the same "
+            f"manual_gradients) or delete it to start over"
+        ) from None
+
+
 def load_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    aux_optimizer: torch.optim.Optimizer | None = None,
 ) -> dict[str, Any]:
     """Restore model, optimizer and RNG state in place; return the JSON training state."""
     path = Path(path)
@@ -80,19 +123,15 @@ def load_checkpoint(
         raise AutoencodingError(
             f"checkpoint {path} does not match this model ({str(e).splitlines()[0]})"
         ) from None
-    opt_state: dict[int, dict[str, torch.Tensor]] = {}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, pid, name = k.split(".", 2)
-            opt_state.setdefault(int(pid), {})[name] = v
-    try:
-        optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
-    except (ValueError, KeyError) as e:
-        raise AutoencodingError(
-            f"checkpoint {path}: its optimizer state does not match this run's optimizer "
-            f"({e}); resume with the settings that wrote it (e.g. the same "
-            f"manual_gradients) or delete it to start over"
-        ) from None
+    _load_optimizer(path, optimizer, tensors, "optim", groups)
+    if aux_optimizer is not None:
+        if "aux_param_groups" not in meta:
+            raise AutoencodingError(
+                f"checkpoint {path} holds no auxiliary optimizer state, but this model trains "
+                f"an auxiliary loss; delete it to start over"
+            )
+        aux_groups = json.loads(meta["aux_param_groups"])
+        _load_optimizer(path, aux_optimizer, tensors, "aux_optim", aux_groups)
     torch.set_rng_state(tensors["rng.cpu"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])

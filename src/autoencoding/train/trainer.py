@@ -1,8 +1,24 @@
 """The trainer: one loop for every recipe, on one process or under torchrun.
 
-It consumes batches (an :class:`InMemoryBatches` or any re-iterable of tensors), logs every
-loss term and bottleneck statistic, writes a JSONL metrics log and atomic resumable
-checkpoints, and stops on a NaN/inf loss keeping the last good checkpoint.
+It consumes :class:`~.batches.Batches` (or a tensor, or any sized re-iterable of tensors),
+logs every loss term and bottleneck statistic, writes a JSONL metrics log and atomic
+resumable checkpoints, and stops on a NaN/inf loss keeping the last good checkpoint.
+
+A run, step by step (each a method below)::
+
+    setup      parts' parameter groups → main optimizer (or the flat fused Adam of a fast
+               step, :mod:`.fast`); parts' aux parameters → their own optimizer;
+               on_train_start(total steps) for every part
+    restore    model, optimizers, RNG and loop state from the checkpoint (resume)
+    epochs     train_step per batch (lr schedule, fast step or autograd, clipping, update,
+               aux update), end_epoch (metrics record, validation, early stopping,
+               checkpoint)
+    finish     best weights back (early stopping), eval mode, on_train_end(batches) for
+               every part (coding tables, latent samplers)
+
+Python (one process, or every process under ``torchrun --nproc-per-node N script.py``)::
+
+    Trainer(model, TrainConfig(epochs=10), out_dir="runs/x").fit(x_train, x_val)
 """
 
 from __future__ import annotations
@@ -10,7 +26,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +35,12 @@ import torch
 from torch import nn
 
 from ..errors import AutoencodingError, TrainingDiverged
-from ..model import Autoencoder
-from .batches import InMemoryBatches
+from ..parts.base import Part
+from .batches import Batches, InMemoryBatches, IterableBatches
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import world
-from .manual import FlatAdam, FlatParameters, fused_kernels_available, manual_step, unsupported
+from .fast import FastStep, FlatAdam, FlatParameters, choose, fused_kernels_available
 from .schedules import lr_factor
 
 
@@ -64,11 +81,49 @@ def _postfix(out: Any) -> dict[str, str]:
     return shown
 
 
+def as_batches(train: torch.Tensor | Iterable[torch.Tensor], cfg: TrainConfig) -> Batches:
+    """What the trainer iterates: a tensor is shuffled in memory, a :class:`Batches` is
+    used as it is, any other sized re-iterable is wrapped."""
+    if isinstance(train, torch.Tensor):
+        return InMemoryBatches(train, cfg.batch_size, cfg.seed)
+    if isinstance(train, Batches):
+        return train
+    return IterableBatches(train)
+
+
+@dataclass
+class RunState:
+    """Where a run stands; all of it but ``best_state`` is in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+    """Batches of the current epoch already done (resume starts after them)."""
+    best: float = math.inf
+    bad_epochs: int = 0
+    last_saved: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    n_batches: int = 0
+    lr: float = 0.0
+
+    def checkpoint_state(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "history": history,
+        }
+
+
 class Trainer:
-    """Fits an :class:`Autoencoder`; ``fit`` returns the per-epoch history."""
+    """Fits an :class:`~autoencoding.model.Autoencoder` (or a
+    :class:`~autoencoding.model.PipelineGroup`); ``fit`` returns the per-epoch history."""
 
     def __init__(
-        self, model: Autoencoder, config: TrainConfig, out_dir: str | Path | None = None
+        self, model: nn.Module, config: TrainConfig, out_dir: str | Path | None = None
     ) -> None:
         config.validate()
         self.cfg = config
@@ -77,17 +132,34 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.rank, self.world = world()
         self.history: list[dict[str, Any]] = []
+        self.parts: list[Part] = [m for m in model.modules() if isinstance(m, Part)]
 
     # -- setup ----------------------------------------------------------------------------
-    def _manual_path(self) -> bool:
-        """Whether this run takes the manual-gradient path (:mod:`.manual`)."""
-        if not self.cfg.manual_gradients or self.world > 1 or unsupported(self.model):
-            return False
-        if self.cfg.weight_decay > 0 and any(
-            getattr(p, "no_weight_decay", False) for p in self.model.parameters()
-        ):
-            return False
-        return fused_kernels_available(self.device)
+    def _aux_parameters(self) -> list[nn.Parameter]:
+        return [p for part in self.parts for p in part.aux_parameters()]
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """The main optimizer's groups: the parts' own groups (e.g. codebooks without weight
+        decay), then every other trainable parameter; aux parameters are left out."""
+        taken = {id(p) for p in self._aux_parameters()}
+        groups = []
+        for part in self.parts:
+            for g in part.param_groups():
+                params = [p for p in g["params"] if p.requires_grad and id(p) not in taken]
+                taken.update(id(p) for p in params)
+                if params:
+                    groups.append({**g, "params": params})
+        rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in taken]
+        return [{"params": rest}, *groups]
+
+    def _fast_step(self) -> type[FastStep] | None:
+        """The fast step this run takes (:mod:`.fast`), or None for autograd."""
+        if not self.cfg.manual_gradients or self.world > 1:
+            return None
+        if len(self._param_groups()) > 1 and self.cfg.weight_decay > 0:
+            return None  # the flat optimizer has one group: per-group settings need autograd
+        step = choose(self.model)
+        return step if step is not None and fused_kernels_available(self.device) else None
 
     def _kw(self) -> dict[str, Any]:
         return {
@@ -96,25 +168,23 @@ class Trainer:
             "betas": (float(self.cfg.betas[0]), float(self.cfg.betas[1])),
         }
 
-    def _optimizer(self) -> torch.optim.Optimizer:
+    def _optimizer(self, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
         cls = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        # Parameters a part marks ``no_weight_decay`` (e.g. QLAE's scalar codebooks) are exempt.
-        exempt = [p for p in params if getattr(p, "no_weight_decay", False)]
-        groups: list[dict[str, Any]] = [
-            {"params": [p for p in params if not getattr(p, "no_weight_decay", False)]}
-        ]
-        if exempt and self.cfg.weight_decay > 0:
-            groups.append({"params": exempt, "weight_decay": 0.0})
-        else:
-            groups[0]["params"] = params
+        groups = [g for g in groups if g["params"]]
         # The fused kernel updates every parameter in one pass: 2-3x faster than the default
         # per-tensor loop on small models, where the optimizer step rivals the backward pass.
-        kw = self._kw()
         try:
-            return cls(groups, **kw, fused=True)
+            return cls(groups, **self._kw(), fused=True)
         except (RuntimeError, TypeError):
-            return cls(groups, **kw, foreach=True)
+            return cls(groups, **self._kw(), foreach=True)
+
+    def _aux_optimizer(self) -> torch.optim.Optimizer | None:
+        """Aux parameters train on their own Adam at the main lr, no weight decay (e.g. a
+        learned codec's CDF parameters, Ballé et al. 2018)."""
+        params = self._aux_parameters()
+        if not params:
+            return None
+        return torch.optim.Adam(params, lr=self.cfg.lr)
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -143,7 +213,7 @@ class Trainer:
         self.model.train(was)
         return {k: v / n for k, v in sums.items()}
 
-    # -- the loop -------------------------------------------------------------------------
+    # -- the run --------------------------------------------------------------------------
     def fit(
         self,
         train: torch.Tensor | Iterable[torch.Tensor],
@@ -154,84 +224,78 @@ class Trainer:
         if cfg.early_stopping and val is None:
             raise AutoencodingError("early_stopping needs validation data (set val_fraction > 0)")
         self.model.to(self.device)
-        batches = (
-            InMemoryBatches(train, cfg.batch_size, cfg.seed)
-            if isinstance(train, torch.Tensor)
-            else train
-        )
-        steps_per_epoch = len(batches)  # type: ignore[arg-type]
-        total = cfg.epochs * steps_per_epoch
-        flat = FlatParameters(self.model) if self._manual_path() else None
-        opt = (
-            FlatAdam(flat.flat, decoupled=cfg.optimizer == "adamw", **self._kw())
-            if flat is not None
-            else self._optimizer()
-        )
-        # FlatAdam.update skips the general optimizer's per-step profiling/hook wrapper
-        update = opt.update if isinstance(opt, FlatAdam) else opt.step
-        for part in self.model.modules():
-            if part is not self.model and hasattr(part, "on_train_start"):
+        batches = as_batches(train, cfg)
+        total = cfg.epochs * len(batches)
+        fast = self._fast_step()
+        groups = self._param_groups()
+        flat = FlatParameters([p for g in groups for p in g["params"]]) if fast else None
+        try:
+            if flat is not None:
+                self.opt: torch.optim.Optimizer = FlatAdam(
+                    flat.flat, decoupled=cfg.optimizer == "adamw", **self._kw()
+                )
+                self.run_step = fast(self.model)  # type: ignore[misc]
+            else:
+                self.opt = self._optimizer(groups)
+                self.run_step = None
+            self.aux_opt = self._aux_optimizer()
+            for part in self.parts:
                 part.on_train_start(total)  # e.g. a KL warm-up sized to the run
-        net: nn.Module = self.model
-        if self.world > 1:
-            net = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
+            self.net: nn.Module = self.model
+            if self.world > 1:
+                dev = [self.device.index] if self.device.type == "cuda" else None
+                self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=dev)
+            if self.out_dir is not None:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            st = self._restore() if resume else self._start()
+            self._epochs(batches, val, st, total)
+        finally:
+            if flat is not None:
+                flat.release()  # the caller keeps a model it can save
+        self._finish(batches, st)
+        return self.history
 
-        step, epoch, start_batch = 0, 0, 0
-        best, best_state, bad_epochs = math.inf, None, 0
-        if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        if resume:
-            if self.checkpoint_path is None:
-                raise AutoencodingError("resume needs an output folder holding a checkpoint")
-            try:
-                st = load_checkpoint(self.checkpoint_path, self.model, opt)
-            except BaseException:
-                if flat is not None:
-                    flat.release()  # the caller keeps a model it can still save
-                raise
-            step, epoch, start_batch = st["step"], st["epoch"], st["batch"]
-            best, bad_epochs = st["best"], st["bad_epochs"]
-            self.history = st["history"]
-            if self.out_dir is not None and self.rank == 0:
-                # the log holds exactly what the checkpoint knew
-                with open(self.out_dir / "metrics.jsonl", "w") as fh:
-                    fh.writelines(json.dumps(r) + "\n" for r in self.history)
-        elif self.out_dir is not None and self.rank == 0:
+    def _start(self) -> RunState:
+        if self.out_dir is not None and self.rank == 0:
             (self.out_dir / "metrics.jsonl").write_text("")
+        return RunState()
 
-        def save(at_step: int, at_epoch: int, at_batch: int) -> None:
-            if self.checkpoint_path is None or self.rank != 0:
-                return
-            save_checkpoint(
-                self.checkpoint_path,
-                self.model,
-                opt,
-                {
-                    "step": at_step,
-                    "epoch": at_epoch,
-                    "batch": at_batch,
-                    "best": best,
-                    "bad_epochs": bad_epochs,
-                    "history": self.history,
-                },
-            )
+    def _restore(self) -> RunState:
+        if self.checkpoint_path is None:
+            raise AutoencodingError("resume needs an output folder holding a checkpoint")
+        saved = load_checkpoint(self.checkpoint_path, self.model, self.opt, self.aux_opt)
+        st = RunState(
+            step=saved["step"],
+            epoch=saved["epoch"],
+            batch=saved["batch"],
+            best=saved["best"],
+            bad_epochs=saved["bad_epochs"],
+            last_saved=saved["step"],
+        )
+        self.history = saved["history"]
+        if self.out_dir is not None and self.rank == 0:
+            # the log holds exactly what the checkpoint knew
+            with open(self.out_dir / "metrics.jsonl", "w") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in self.history)
+        return st
 
+    def _save(self, st: RunState, at_epoch: int, at_batch: int) -> None:
+        if self.checkpoint_path is None or self.rank != 0:
+            return
+        state = st.checkpoint_state(self.history)
+        state.update(epoch=at_epoch, batch=at_batch)
+        save_checkpoint(self.checkpoint_path, self.model, self.opt, state, self.aux_opt)
+        st.last_saved = st.step
+
+    def _epochs(self, batches: Batches, val: torch.Tensor | None, st: RunState, total: int) -> None:
+        cfg = self.cfg
         bar = None
         if cfg.progress and self.rank == 0:
             from tqdm.auto import tqdm
 
-            bar = tqdm(
-                total=total,
-                initial=step,
-                desc="train",
-                unit="step",
-                dynamic_ncols=True,
-                mininterval=0.5,
-            )
+            bar = tqdm(total=total, initial=st.step, desc="train", unit="step",
+                       dynamic_ncols=True, mininterval=0.5)  # fmt: skip
         self.model.train()
-        last_saved = step
         # Adam's first moment of a weight whose gradient stays exactly 0 (a dead ReLU unit)
         # decays geometrically into the denormal range, where CPU arithmetic runs ~10x
         # slower: the optimizer step of a small model then dominates the run. Flushing
@@ -240,105 +304,128 @@ class Trainer:
         if flushed:
             torch.set_flush_denormal(True)
         try:
-            while epoch < cfg.epochs:
+            while st.epoch < cfg.epochs:
                 t0, c0 = time.perf_counter(), time.process_time()
-                sums: dict[str, torch.Tensor] = {}
-                n_batches = 0
-                it = (
-                    batches.epoch(epoch, start_batch, self.rank, self.world)
-                    if hasattr(batches, "epoch")
-                    else iter(batches)
-                )
-                for xb in it:
-                    xb = xb.to(self.device, non_blocking=True)
-                    factor = lr_factor(
-                        step,
-                        total,
-                        cfg.schedule,
-                        cfg.warmup_steps,
-                        cfg.decay_fraction,
-                        cfg.min_lr_ratio,
-                    )
-                    for g in opt.param_groups:
-                        g["lr"] = cfg.lr * factor
-                    if flat is not None:
-                        out = manual_step(self.model, xb, step)
-                    else:
-                        out = net(xb, step=step)
-                    if not math.isfinite(float(out.loss.detach())):
-                        where = (
-                            f"the last good checkpoint (step {last_saved}) is kept at "
-                            f"{self.checkpoint_path}"
-                            if self.checkpoint_path is not None and self.checkpoint_path.exists()
-                            else "no checkpoint had been written yet"
-                        )
-                        terms = ", ".join(
-                            f"{k}={float(v.detach()):.4g}" for k, v in out.terms.items()
-                        )
-                        raise TrainingDiverged(
-                            f"loss became {float(out.loss.detach())} at step {step} "
-                            f"(epoch {epoch}; "
-                            f"{terms}); training stopped and {where}. Try a lower lr or "
-                            f"grad_clip."
-                        )
-                    if flat is None:
-                        opt.zero_grad(set_to_none=True)
-                        out.loss.backward()
-                    if cfg.grad_clip > 0:
-                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                    update()
-                    for k, v in (*out.metrics.items(), ("loss", out.loss.detach())):
-                        sums[k] = sums[k] + v if k in sums else v.clone()
-                    n_batches += 1
-                    step += 1
-                    start_batch += 1
+                st.sums, st.n_batches = {}, 0
+                for xb in batches.epoch(st.epoch, st.batch, self.rank, self.world):
+                    out = self.train_step(xb.to(self.device, non_blocking=True), st, total)
                     if bar is not None:
                         bar.update(1)
-                        if step % 10 == 0:
+                        if st.step % 10 == 0:
                             bar.set_postfix(_postfix(out), refresh=False)
-                    if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                        save(step, epoch, start_batch)
-                        last_saved = step
-                record: dict[str, Any] = {
-                    "epoch": epoch + 1,
-                    "step": step,
-                    "lr": cfg.lr * factor if n_batches else cfg.lr,
-                    "seconds": time.perf_counter() - t0,
-                    "cpu_seconds": time.process_time() - c0,
-                }
-                record.update({f"train/{k}": float(v) / max(1, n_batches) for k, v in sums.items()})
-                epoch += 1
-                start_batch = 0
-                if val is not None:
-                    vl = self.validation_loss(val)
-                    record.update({f"val/{k}": v for k, v in vl.items()})
-                    if vl["loss"] < best - 1e-6:
-                        best, bad_epochs = vl["loss"], 0
-                        if cfg.early_stopping:
-                            best_state = {
-                                k: v.detach().clone() for k, v in self.model.state_dict().items()
-                            }
-                    else:
-                        bad_epochs += 1
-                self._log(record)
-                if cfg.checkpoint_every == 0:
-                    save(step, epoch, 0)
-                    last_saved = step
-                if cfg.early_stopping and bad_epochs >= cfg.early_stopping:
+                    if cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0:
+                        self._save(st, st.epoch, st.batch)
+                if self.end_epoch(val, st, time.perf_counter() - t0, time.process_time() - c0):
                     if bar is not None:
                         bar.write(
-                            f"early stopping after epoch {epoch}: no better validation "
-                            f"loss for {bad_epochs} epochs (best {best:.4g})"
+                            f"early stopping after epoch {st.epoch}: no better validation "
+                            f"loss for {st.bad_epochs} epochs (best {st.best:.4g})"
                         )
                     break
         finally:
             if bar is not None:
                 bar.close()
-            if flat is not None:
-                flat.release()
             if flushed:
                 torch.set_flush_denormal(False)
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
+
+    def train_step(self, xb: torch.Tensor, st: RunState, total: int) -> Any:
+        """One optimizer step on batch ``xb`` (and one aux step when parts have an aux loss)."""
+        cfg = self.cfg
+        factor = lr_factor(st.step, total, cfg.schedule, cfg.warmup_steps, cfg.decay_fraction,
+                           cfg.min_lr_ratio)  # fmt: skip
+        st.lr = cfg.lr * factor
+        for g in self.opt.param_groups:
+            g["lr"] = st.lr
+        if self.run_step is not None:
+            out = self.run_step(xb, st.step)
+        else:
+            out = self.net(xb, step=st.step)
+        loss = float(out.loss.detach())
+        if not math.isfinite(loss):
+            self._diverged(out, st)
+        if self.run_step is None:
+            self.opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        if isinstance(self.opt, FlatAdam):
+            self.opt.update()  # skips the general optimizer's per-step profiling wrapper
+        else:
+            self.opt.step()
+        if self.aux_opt is not None:
+            self._aux_step(st)
+        for k, v in (*out.metrics.items(), ("loss", out.loss.detach())):
+            st.sums[k] = st.sums[k] + v if k in st.sums else v.clone()
+        st.n_batches += 1
+        st.step += 1
+        st.batch += 1
+        return out
+
+    def _aux_step(self, st: RunState) -> None:
+        losses = [part.aux_loss() for part in self.parts]
+        total = sum(loss for loss in losses if loss is not None)
+        if isinstance(total, torch.Tensor):
+            self.aux_opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+            total.backward()
+            self.aux_opt.step()  # type: ignore[union-attr]
+            key = "aux_loss"
+            v = total.detach()
+            st.sums[key] = st.sums[key] + v if key in st.sums else v.clone()
+
+    def _diverged(self, out: Any, st: RunState) -> None:
+        where = (
+            f"the last good checkpoint (step {st.last_saved}) is kept at {self.checkpoint_path}"
+            if self.checkpoint_path is not None and self.checkpoint_path.exists()
+            else "no checkpoint had been written yet"
+        )
+        terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in out.terms.items())
+        raise TrainingDiverged(
+            f"loss became {float(out.loss.detach())} at step {st.step} (epoch {st.epoch}; "
+            f"{terms}); training stopped and {where}. Try a lower lr or grad_clip."
+        )
+
+    def end_epoch(
+        self, val: torch.Tensor | None, st: RunState, seconds: float, cpu_seconds: float
+    ) -> bool:
+        """Log the epoch's record, validate, checkpoint; True when early stopping ends the
+        run."""
+        cfg = self.cfg
+        record: dict[str, Any] = {
+            "epoch": st.epoch + 1,
+            "step": st.step,
+            "lr": st.lr if st.n_batches else cfg.lr,
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+        }
+        n = max(1, st.n_batches)
+        record.update({f"train/{k}": float(v) / n for k, v in st.sums.items()})
+        st.epoch += 1
+        st.batch = 0
+        if val is not None:
+            vl = self.validation_loss(val)
+            record.update({f"val/{k}": v for k, v in vl.items()})
+            if vl["loss"] < st.best - 1e-6:
+                st.best, st.bad_epochs = vl["loss"], 0
+                if cfg.early_stopping:
+                    st.best_state = {
+                        k: v.detach().clone() for k, v in self.model.state_dict().items()
+                    }
+            else:
+                st.bad_epochs += 1
+        self._log(record)
+        if cfg.checkpoint_every == 0:
+            self._save(st, st.epoch, 0)
+        return bool(cfg.early_stopping and st.bad_epochs >= cfg.early_stopping)
+
+    def _finish(self, batches: Batches, st: RunState) -> None:
+        if st.best_state is not None:
+            self.model.load_state_dict(st.best_state)
         self.model.eval()
-        return self.history
+
+        def training_batches() -> Iterator[torch.Tensor]:
+            for xb in batches.epoch(0, 0, self.rank, self.world):
+                yield xb.to(self.device)
+
+        with torch.no_grad():
+            for part in self.parts:
+                part.on_train_end(training_batches)

@@ -1,4 +1,4 @@
-"""A TopK sparse autoencoder's training step with its gradients written out by hand.
+"""Fast step ``sae-topk``: a TopK sparse autoencoder's training step, gradients by hand.
 
 Autograd would carry a TopK SAE's gradients as sparse COO tensors (only the k selected
 latents of each row receive one), and PyTorch's sparse machinery on a CPU — coalescing,
@@ -17,56 +17,69 @@ dense products, with the selected latents sorted once per step into a (L, B) CSR
 plus AuxK on the dead latents (Gao et al. 2024, §A.2), whose products only touch the dead
 columns. Same loss terms, statistics and dead-latent tracking as the autograd path; gradients
 equal up to the products' precision (``tests/interp/test_sae_manual.py``).
+
+The step keeps its (B, L) pre-activation buffer between steps in itself, never on a module.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .sae_nets import FVU, SAEDecoder, SAEEncoder, total_variance
-from .sparse import TopKBottleneck
-
-if TYPE_CHECKING:
-    from ..model import Autoencoder, ModelOutput
-
-
-def topk_sae_unsupported(model: Autoencoder) -> str | None:
-    """Why ``model`` (an SAE) cannot take the manual TopK step (None when it can)."""
-    if type(model.bottleneck) is not TopKBottleneck:
-        return f"bottleneck {type(model.bottleneck).__name__} has no manual gradient"
-    if not isinstance(model.decoder, SAEDecoder) or not isinstance(model.reconstruction, FVU):
-        return "the manual SAE step needs decoder 'sae' and reconstruction 'fvu'"
-    if type(model.corruption).__name__ != "NoCorruption" or len(model.regularizers):
-        return "corruption and regularizers need autograd"
-    return None
+from ...model import Autoencoder, ModelOutput
+from ...parts.sae_nets import FVU, SAEDecoder, SAEEncoder, total_variance
+from ...parts.sparse import TopKBottleneck
+from . import FAST_STEPS, FastStep
 
 
-def _pre_buffer(enc: SAEEncoder, shape: tuple[int, int], dtype, device) -> torch.Tensor:
-    """The (B, L) pre-activation matrix, kept between steps: allocating 25-50 MB afresh every
-    step costs the operating system as much time as a matrix product (page faults)."""
-    buf = getattr(enc, "_manual_pre", None)
-    if buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != device:
-        buf = torch.empty(shape, dtype=dtype, device=device)
-        object.__setattr__(enc, "_manual_pre", buf)
-    return buf
-
-
-@torch.no_grad()
-def topk_sae_step(model: Autoencoder, x: torch.Tensor, step: int) -> ModelOutput:
+@FAST_STEPS.register("sae-topk")
+class TopKSAEStep(FastStep):
     """Forward and backward of a TopK SAE training step; gradients land in ``.grad``."""
-    from ..model import ModelOutput
 
+    @classmethod
+    def why_not(cls, model: nn.Module) -> str | None:
+        if not isinstance(model, Autoencoder):
+            return f"{type(model).__name__} is not one autoencoder pipeline"
+        if type(model.bottleneck) is not TopKBottleneck:
+            return f"bottleneck {type(model.bottleneck).__name__} is not TopK"
+        if not isinstance(model.encoder, SAEEncoder) or not isinstance(model.decoder, SAEDecoder):
+            return "the TopK SAE step needs encoder and decoder 'sae'"
+        if not isinstance(model.reconstruction, FVU):
+            return "the TopK SAE step needs reconstruction 'fvu'"
+        if not model.corruption.identity or len(model.regularizers):
+            return "corruption and regularizers need autograd"
+        return None
+
+    def __init__(self, model: Autoencoder) -> None:
+        super().__init__(model)
+        self.pre: torch.Tensor | None = None
+
+    def pre_buffer(self, shape: tuple[int, int], dtype, device) -> torch.Tensor:
+        """The (B, L) pre-activation matrix, kept between steps: allocating 25-50 MB afresh
+        every step costs the operating system as much time as a matrix product (page
+        faults)."""
+        buf = self.pre
+        if buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != device:
+            buf = self.pre = torch.empty(shape, dtype=dtype, device=device)
+        return buf
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, step: int) -> ModelOutput:
+        return topk_sae_step(self.model, x, self.pre_buffer)
+
+
+def topk_sae_step(model: Autoencoder, x: torch.Tensor, pre_buffer) -> ModelOutput:
+    """The step itself (``pre_buffer(shape, dtype, device)`` lends the (B, L) scratch)."""
     enc: SAEEncoder = model.encoder  # type: ignore[assignment]
     dec: SAEDecoder = model.decoder  # type: ignore[assignment]
     bn: TopKBottleneck = model.bottleneck  # type: ignore[assignment]
     cfg = bn.cfg
     x = x.flatten(1)
     n = x.shape[0]
-    low = enc._matmul_dtype(x) or x.dtype
+    low = enc.matmul_dtype(x) or x.dtype
 
     # -- forward ---------------------------------------------------------------------------
     dec.renormalize_()
@@ -77,11 +90,11 @@ def topk_sae_step(model: Autoencoder, x: torch.Tensor, step: int) -> ModelOutput
     xc = x * s - dec.bias
     xc_low = xc.to(low)
     shape = (n, enc.weight.shape[0])
-    pre = _pre_buffer(enc, shape, low, x.device)  # (B, L), overwritten every step
+    pre = pre_buffer(shape, low, x.device)  # (B, L), overwritten every step
     torch.addmm(enc.bias.to(low), xc_low, enc.weight.to(low).t(), out=pre)
     codes = pre.topk(cfg.k, dim=1, sorted=False).indices
     vals = pre.gather(1, codes).float().clamp_min_(0)
-    record = bn._output(pre, None, codes=codes, values=vals)  # statistics, dead tracking
+    record = bn.record(pre, None, codes=codes, values=vals)  # statistics, dead tracking
     E = F.embedding_bag(codes, D, per_sample_weights=vals, mode="sum")
     out = (E + dec.bias) / s
     diff = out - x
@@ -156,4 +169,6 @@ def topk_sae_step(model: Autoencoder, x: torch.Tensor, step: int) -> ModelOutput
     loss = sum(terms.values())
     metrics = {**terms, **stats}
     record.pre = None  # its storage is reused by the next step
-    return ModelOutput(loss=loss, terms=terms, metrics=metrics, out=out, bottleneck=record)  # type: ignore[arg-type]
+    return ModelOutput(
+        loss=loss, terms=terms, metrics=metrics, out=out.view(n, 1, -1), bottleneck=record
+    )

@@ -1,0 +1,284 @@
+"""Fast step ``mlp``: hand-derived backward passes for MLP autoencoders and VAEs.
+
+A small MLP autoencoder on a CPU spends most of a training step outside its matrix products:
+recording the autograd graph, walking it backward, and the optimizer's per-tensor
+bookkeeping. When every part of a model has a kernel here — MLP encoder and decoder,
+identity or Gaussian bottleneck, MSE / Bernoulli / Gaussian reconstruction, any corruption
+(it sits before the encoder, so no gradient flows through it) and no regularizer — this step
+runs the same forward computation without a graph and writes the backward out layer by
+layer straight into the flat gradient buffer. Same noise draws, same loss terms, gradients
+equal to autograd's up to float rounding (``tests/test_manual_gradients.py``); about twice
+as fast on the protocol GEN VAE (``benchmarks/gen_vae.py``).
+
+Kernels are registered per part type (``NETS``, ``BOTTLENECKS``, ``LOSSES``); each says
+whether it supports a given part's settings (e.g. an MLP with GELU has no kernel).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...model import Autoencoder, ModelOutput
+from ...parts.base import Bottleneck, overrides
+from ...parts.bottlenecks import GaussianBottleneck, IdentityBottleneck
+from ...parts.nets import MANUAL_ACTIVATIONS, MLPDecoder, MLPEncoder, linears
+from ...parts.reconstruction import LOG_2PI, MSE, Bernoulli, Gaussian
+from . import FAST_STEPS, FastStep
+
+# -- nets ----------------------------------------------------------------------------------
+
+
+def mlp_forward(
+    net: nn.Sequential, activation: str, x: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Forward pass of an MLP stack without an autograd graph: the output and the input of
+    every linear layer (what the backward needs)."""
+    layers = linears(net)
+    inputs = []
+    a = x
+    for i, lin in enumerate(layers):
+        inputs.append(a)
+        a = torch.addmm(lin.bias, a, lin.weight.t())
+        if i < len(layers) - 1:
+            if activation == "relu":
+                a.clamp_min_(0)
+            elif activation == "tanh":
+                a.tanh_()
+            else:
+                a.sigmoid_()
+    return a, inputs
+
+
+def mlp_backward(
+    net: nn.Sequential,
+    activation: str,
+    inputs: list[torch.Tensor],
+    grad_out: torch.Tensor,
+    need_input_grad: bool,
+) -> torch.Tensor | None:
+    """Backward pass matching :func:`mlp_forward`: writes every weight and bias gradient
+    into the parameter's existing ``.grad`` tensor (overwriting it) and returns the gradient
+    with respect to the input when asked."""
+    layers = linears(net)
+    g = grad_out
+    for i in range(len(layers) - 1, -1, -1):
+        lin, a = layers[i], inputs[i]
+        torch.mm(g.t(), a, out=lin.weight.grad)
+        torch.sum(g, 0, out=lin.bias.grad)
+        if i == 0 and not need_input_grad:
+            return None
+        g = g.mm(lin.weight)
+        if i > 0:  # through the activation that produced this layer's input
+            if activation == "relu":
+                g = torch.ops.aten.threshold_backward(g, a, 0)
+            elif activation == "tanh":
+                g = torch.ops.aten.tanh_backward(g, a)
+            else:
+                g = torch.ops.aten.sigmoid_backward(g, a)
+    return g
+
+
+def _mlp_supports(part: MLPEncoder | MLPDecoder) -> str | None:
+    if part.cfg.activation not in MANUAL_ACTIVATIONS:
+        return f"activation {part.cfg.activation!r} has no hand-written derivative"
+    return None
+
+
+#: net kernels by part type: (supports, forward, backward)
+NETS: dict[type, tuple[Callable, Callable, Callable]] = {
+    cls: (
+        _mlp_supports,
+        lambda part, x: mlp_forward(part.net, part.cfg.activation, x.flatten(1)),
+        lambda part, cache, g, need: mlp_backward(part.net, part.cfg.activation, cache, g, need),
+    )
+    for cls in (MLPEncoder, MLPDecoder)
+}
+
+# -- bottlenecks ---------------------------------------------------------------------------
+
+
+def _identity_forward(part: IdentityBottleneck, h: torch.Tensor, step: int | None):
+    return h, {}, {}, None
+
+
+def _gaussian_forward(part: GaussianBottleneck, h: torch.Tensor, step: int | None):
+    """The Gaussian bottleneck's training forward without a graph: the same posterior, the
+    same noise draw and the same loss terms; returns (z, losses, stats, cache)."""
+    n = h.shape[0]
+    mean, logvar = part.posterior(h)
+    t = logvar / 10.0  # the soft clamp's tanh, for its derivative in the backward
+    std = torch.exp(0.5 * logvar)
+    eps = torch.randn_like(mean)
+    z = torch.addcmul(mean, std, eps)
+    var = std * std
+    kl_dim = 0.5 * (mean.pow(2) + var - 1.0 - logvar)
+    kl = kl_dim.sum() / n
+    keep = None
+    if part.cfg.free_bits > 0:
+        per_dim = kl_dim.mean(0)
+        keep = (per_dim >= part.cfg.free_bits).to(h.dtype)  # where the clamp passes grads
+        penalised = torch.clamp(per_dim, min=part.cfg.free_bits).sum()
+    else:
+        penalised = kl
+    w = part.kl_weight(step)
+    stats = {"kl": kl, "kl_weight": torch.tensor(w)}
+    return z, {"kl": w * penalised}, stats, (mean, t, std, eps, var, w, keep)
+
+
+def _gaussian_backward(part: GaussianBottleneck, cache, grad_z: torch.Tensor) -> torch.Tensor:
+    """d loss / d h: the reparameterized sample's gradient plus the weighted KL's, through
+    the soft clamp of the log-variance."""
+    mean, t, std, eps, var, w, keep = cache
+    n = mean.shape[0]
+    d = part.latent_dim
+    grad_h = torch.empty((n, 2 * d), dtype=mean.dtype, device=mean.device)
+    c = w / n
+    if keep is not None:
+        c = keep * c  # per latent dimension: 0 where free bits hold the KL at the floor
+        torch.addcmul(grad_z, mean, c, out=grad_h[:, :d])  # d/dmean: dz + c·mean
+    else:
+        torch.add(grad_z, mean, alpha=c, out=grad_h[:, :d])
+    # d/dlogvar = ½·dz·eps·std + ½·c·(var − 1); logvar = 10·tanh(raw / 10), so
+    # d logvar / d raw = 1 − tanh²
+    glv = (grad_z * eps).mul_(std).add_((var - 1.0).mul_(c)).mul_(0.5)
+    grad_h[:, d:] = torch.ops.aten.tanh_backward(glv, t)
+    return grad_h
+
+
+#: bottleneck kernels by part type: (forward, backward)
+BOTTLENECKS: dict[type, tuple[Callable, Callable]] = {
+    IdentityBottleneck: (_identity_forward, lambda part, cache, g: g),
+    GaussianBottleneck: (_gaussian_forward, _gaussian_backward),
+}
+
+# -- reconstruction losses -----------------------------------------------------------------
+
+
+def entry_weights(
+    where: torch.Tensor | None, like: torch.Tensor, mean: bool
+) -> torch.Tensor | float:
+    """d(batch mean of the per-sample loss) / d(per-entry loss): each entry's weight in the
+    batch loss (a scalar when every entry counts the same). ``mean``: the per-sample loss
+    averages its entries (MSE) rather than summing them (likelihoods)."""
+    n = like.shape[0]
+    if where is None:
+        return 1.0 / (n * like[0].numel()) if mean else 1.0 / n
+    w = where.flatten(1).to(like.dtype)
+    if mean:
+        return w / (n * w.sum(1, keepdim=True).clamp_min(1.0))
+    return w / n
+
+
+def _mse_loss(part: MSE, out, x, where):
+    """(batch-mean loss, its gradient with respect to ``out``) for flat tensors."""
+    diff = out - x
+    w = entry_weights(where, diff, mean=True)
+    return (diff.pow(2) * w).sum(), diff.mul_(w).mul_(2.0)
+
+
+def _bernoulli_loss(part: Bernoulli, out, x, where):
+    w = entry_weights(where, out, mean=False)
+    # BCE with logits = softplus(out) − x·out, entry by entry
+    per_entry = F.softplus(out).sub_(x * out)
+    loss = per_entry.sum() * w if isinstance(w, float) else (per_entry * w).sum()
+    return loss, torch.sigmoid(out).sub_(x).mul_(w)
+
+
+def _gaussian_loss(part: Gaussian, out, x, where):
+    """A learned variance gets its gradient written into ``log_sigma.grad``."""
+    floor = math.log(part.cfg.min_sigma)
+    if part.cfg.variance == "learned":
+        raw = part.log_sigma.detach()
+        log_sigma = (floor + F.softplus(raw - floor)).view(1, *out.shape[1:])
+    else:
+        log_sigma = torch.full_like(out[:1], math.log(part.cfg.sigma))
+    inv_var = torch.exp(-2.0 * log_sigma)
+    diff = out - x
+    sq = diff.pow(2).mul_(inv_var)  # ((x − mean) / σ)²
+    w = entry_weights(where, out, mean=False)
+    nll = (0.5 * sq + log_sigma + 0.5 * LOG_2PI) * w
+    if part.cfg.variance == "learned":
+        # d nll / d log σ = 1 − ((x − mean) / σ)²; softplus' derivative is the sigmoid
+        g_ls = ((1.0 - sq) * w).sum(0)
+        torch.mul(g_ls, torch.sigmoid(raw - floor), out=part.log_sigma.grad)
+    return nll.sum(), diff.mul_(inv_var).mul_(w)
+
+
+def _gaussian_supports(part: Gaussian) -> str | None:
+    if part.cfg.variance == "decoder":
+        return "a decoder-predicted variance has no hand-written gradient"
+    return None
+
+
+#: loss kernels by part type: (supports, loss)
+LOSSES: dict[type, tuple[Callable, Callable]] = {
+    MSE: (lambda part: None, _mse_loss),
+    Bernoulli: (lambda part: None, _bernoulli_loss),
+    Gaussian: (_gaussian_supports, _gaussian_loss),
+}
+
+
+# -- the step ------------------------------------------------------------------------------
+
+
+@FAST_STEPS.register("mlp")
+class MLPStep(FastStep):
+    """Forward and backward of an MLP autoencoder's training step, without autograd."""
+
+    @classmethod
+    def why_not(cls, model: nn.Module) -> str | None:
+        if not isinstance(model, Autoencoder):
+            return f"{type(model).__name__} is not one autoencoder pipeline"
+        for role, part in (("encoder", model.encoder), ("decoder", model.decoder)):
+            kernel = NETS.get(type(part))
+            if kernel is None:
+                return f"{role} {type(part).__name__} has no kernel"
+            if (why := kernel[0](part)) is not None:
+                return f"{role}: {why}"
+        if type(model.bottleneck) not in BOTTLENECKS:
+            return f"bottleneck {type(model.bottleneck).__name__} has no kernel"
+        loss = LOSSES.get(type(model.reconstruction))
+        if loss is None:
+            return f"reconstruction {type(model.reconstruction).__name__} has no kernel"
+        if (why := loss[0](model.reconstruction)) is not None:
+            return f"reconstruction: {why}"
+        if len(model.regularizers):
+            return "regularizers need autograd"
+        if overrides(model.bottleneck, Bottleneck, "after_decode"):
+            return "the bottleneck adds terms after decoding"
+        return None
+
+    def __init__(self, model: Autoencoder) -> None:
+        super().__init__(model)
+        self.enc = NETS[type(model.encoder)]
+        self.dec = NETS[type(model.decoder)]
+        self.bn = BOTTLENECKS[type(model.bottleneck)]
+        self.loss = LOSSES[type(model.reconstruction)][1]
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, step: int) -> ModelOutput:
+        m: Any = self.model
+        record = m.corruption(x)
+        h, enc_cache = self.enc[1](m.encoder, record.x)
+        z, losses, stats, b_cache = self.bn[0](m.bottleneck, h, step)
+        out, dec_cache = self.dec[1](m.decoder, z)
+        target = (x if record.target is None else record.target).flatten(1)
+        where = None if record.where is None else record.where.flatten(1)
+        rec, grad_out = self.loss(m.reconstruction, out, target, where)
+        grad_z = self.dec[2](m.decoder, dec_cache, grad_out, True)
+        grad_h = self.bn[1](m.bottleneck, b_cache, grad_z)
+        self.enc[2](m.encoder, enc_cache, grad_h, False)
+        terms = {"reconstruction": rec, **losses}
+        return ModelOutput(
+            loss=sum(terms.values()),
+            terms=terms,
+            metrics={**terms, **stats},
+            out=out.view(len(out), 1, *record.x.shape[1:]),
+            bottleneck=None,
+        )
