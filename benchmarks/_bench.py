@@ -41,14 +41,20 @@ def mean_std(values) -> str:
     return f"{v.mean():.4g} ± {v.std():.2g}"
 
 
+#: Reruns write to results/tmp/ (git-ignored) unless asked: the committed figures change only
+#: on purpose, with AE_WRITE_RESULTS=1 in the environment.
+WRITE_COMMITTED = os.environ.get("AE_WRITE_RESULTS") == "1"
+
+
 def write_result(name: str, payload: dict, table: str | None = None) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out_dir = RESULTS if WRITE_COMMITTED else RESULTS / "tmp"
+    out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M"),
                "command": "python " + " ".join(sys.argv), **payload}
-    path = RESULTS / f"{name}.json"
+    path = out_dir / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=float))
     if table:
-        (RESULTS / f"{name}.md").write_text(table + "\n")
+        (out_dir / f"{name}.md").write_text(table + "\n")
         print(table)
     print(f"wrote {path}")
     return path

@@ -61,8 +61,8 @@ def run_ours(seed: int, epochs: int, xtr, xte) -> tuple[dict[str, np.ndarray], f
         ll10, lw10 = log_likelihood_terms(mod, xt, 10)
         elbo = (ll10 + lw10).mean(0).double().numpy()
     with torch.no_grad():
-        mu, logvar = mod.bottleneck.posterior(mod.encoder(xt))
-        xhat = mod.reconstruction.mean(mod.decoder(mu))
+        mu, logvar = mod.bottleneck.posterior(mod.run(xt, decode=False).h)
+        xhat = mod.decode(mu)
     arrays = {"mu": mu.numpy(), "logvar": logvar.numpy(), "xhat_mean": xhat.numpy(),
               "log_px": log_px, "elbo": elbo, "mu_train": m.encode(xtr)}
     return arrays, s_per_epoch, cpu_per_epoch

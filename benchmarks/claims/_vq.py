@@ -40,7 +40,7 @@ def fit_and_measure(variant: dict, seed: int, epochs: int, data) -> dict[str, fl
     mod = m.module.eval()
     xt = torch.from_numpy(xte)
     with torch.no_grad():
-        out = mod.bottleneck(mod.encoder(xt))  # eval mode: statistics of the test batch
+        out = mod.run(xt, decode=False).bottleneck  # eval mode: statistics of the test batch
     codes = out.codes.numpy().reshape(-1)
     counts = np.bincount(codes, minlength=CODEBOOK_SIZE).astype(np.float64)
     freq = counts[counts > 0] / counts.sum()

@@ -56,7 +56,7 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
                 return _check_type(value, arg, where)
             except AutoencodingError as e:
                 errors.append(str(e))
-        names = " or ".join(getattr(a, "__name__", str(a)) for a in args)
+        names = " or ".join(a.__name__ if isinstance(a, type) else str(a) for a in args)
         raise AutoencodingError(f"{where}: expected {names}, got {value!r}")
     if tp is type(None):
         if value is None:
@@ -122,7 +122,7 @@ def from_dict(cls: type[C], data: Any, where: str | None = None) -> C:
 def to_dict(obj: Any) -> Any:
     """A JSON-ready copy of a (nested) dataclass."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_dict(vars(obj)[f.name]) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     if isinstance(obj, dict):

@@ -208,9 +208,8 @@ def cmd_train(args, parser=None) -> int:
         store.split(1 - args.eval_fraction) if args.eval_fraction > 0 else (store, None)
     )
     train = {"progress": not args.no_progress}
-    for key in ("epochs", "batch_size", "lr"):
-        if getattr(args, key) is not None:
-            train[key] = getattr(args, key)
+    given = vars(args)
+    train.update({k: given[k] for k in ("epochs", "batch_size", "lr") if given[k] is not None})
     sae = train_sae(
         train_part,
         args.recipe,

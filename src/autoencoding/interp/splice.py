@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import AutoencodingError
+from ..model import Autoencoder
 from .models import HOOK_RE, _captures
 
 
@@ -67,10 +68,11 @@ def patch(
 
 
 def _check_sae(sae: nn.Module, d: int) -> None:
-    if getattr(sae, "n_features", None) != d:
+    if not isinstance(sae, Autoencoder):
+        raise AutoencodingError(f"expected an autoencoding SAE, got {type(sae).__name__}")
+    if sae.n_features != d:
         raise AutoencodingError(
-            f"the SAE expects {getattr(sae, 'n_features', '?')}-dimensional activations, the "
-            f"hook point gives {d}"
+            f"the SAE expects {sae.n_features}-dimensional activations, the hook point gives {d}"
         )
 
 

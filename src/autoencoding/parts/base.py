@@ -254,7 +254,8 @@ class Bottleneck(Part):
 def overrides(part: nn.Module, base: type, hook: str) -> bool:
     """Whether ``part`` implements ``hook`` itself rather than inheriting ``base``'s default
     (fast paths use it to tell a no-op hook from a real one)."""
-    return getattr(type(part), hook) is not getattr(base, hook)
+    owner = next(k for k in type(part).__mro__ if hook in vars(k))
+    return owner is not base
 
 
 class Regularizer(Part):
@@ -296,4 +297,4 @@ def build(registry: Registry[type], spec: Any, **context: Any) -> nn.Module:
 
 
 def config_fields(cfg: Any) -> dict[str, Any]:
-    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+    return {f.name: vars(cfg)[f.name] for f in dataclasses.fields(cfg)}

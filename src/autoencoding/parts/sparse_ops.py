@@ -32,8 +32,7 @@ def sparse_decode(codes: torch.Tensor, values: torch.Tensor, weight: torch.Tenso
 
 
 class _SparseGradAffine(torch.autograd.Function):
-    #: its backward accepts a sparse COO output gradient (see :func:`sparse_gather`)
-    accepts_sparse_grad = True
+    """Its backward accepts a sparse COO output gradient (see :func:`sparse_gather`)."""
 
     @staticmethod
     def forward(ctx, x, center, weight, bias, matmul_dtype, keep_low):  # type: ignore[override]
@@ -136,12 +135,16 @@ class _SparseGather(torch.autograd.Function):
         return torch.sparse_coo_tensor(index, g[valid], ctx.shape, check_invariants=False), None
 
 
+#: the autograd node name of _SparseGradAffine (how sparse_gather recognises its producer)
+_SPARSE_AFFINE_BACKWARD = "_SparseGradAffineBackward"
+
+
 def sparse_gather(dense: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """:func:`gather_codes` whose gradient stays sparse when ``dense`` comes straight from
     :func:`sparse_grad_affine`: the backward then never fills a dense (B, L) gradient. With
     any other producer the gradient is the usual dense one."""
-    producer = getattr(dense.grad_fn, "_forward_cls", None)
-    if dense.requires_grad and getattr(producer, "accepts_sparse_grad", False):
+    fn = dense.grad_fn
+    if dense.requires_grad and fn is not None and fn.name() == _SPARSE_AFFINE_BACKWARD:
         return _SparseGather.apply(dense, codes)
     return gather_codes(dense, codes)
 
