@@ -1,5 +1,6 @@
 # How these folders were written: autoencoding 0.1.0 (before core v2), from the repository
-# root: `python tests/data/v0_1/make_fixtures.py`. They pin that folders saved by that release keep loading unchanged.
+# root: `python tests/data/v0_1/make_fixtures.py`. They pin that folders saved by that release
+# keep loading unchanged.
 import json
 
 import numpy as np
