@@ -1,5 +1,14 @@
-"""What the scikit-learn estimators share: input validation, seeding, thread limits, and one
-helper that resolves a recipe and trains it with the library's :class:`~autoencoding.train.Trainer`.
+"""What the scikit-learn estimators share: :class:`AutoencoderEstimatorBase` (declared parameter
+constraints, standardization, training seeded members), input validation, seeding, thread
+limits, and the helpers that resolve a recipe and train it with the library's
+:class:`~autoencoding.train.Trainer`.
+
+Why declared constraints: scikit-learn checks a ``_parameter_constraints`` table at the start of
+``fit`` (``_fit_context``), so every bad hyper-parameter fails before any training with one
+message shape ("The 'epochs' parameter of AutoencoderEmbedder must be an int in the range [1,
+inf). Got 0 instead."), scikit-learn's ``check_param_validation`` can test that the table covers
+exactly the ``__init__`` parameters (``tests/estimators/test_parameter_validation.py``), and the
+parameters the three estimators share are declared once here.
 
 Why a thread limit: the models behind these estimators are tiny (a few thousand weights). With
 several OpenMP threads each matrix product is too small to split, and the threads spin-wait
@@ -13,11 +22,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 
 from ..config import from_dict
 from ..errors import AutoencodingError
@@ -89,9 +101,12 @@ def torch_threads(n_jobs: int | None) -> Iterator[None]:
             torch.set_num_threads(old)
 
 
-def check_recipe(recipe: Any) -> str:
-    if not isinstance(recipe, str):
-        raise ValueError(f"recipe must be a recipe name (str), got {recipe!r}")
+def check_recipe(recipe: str) -> str:
+    """``recipe`` if it names a registered recipe; otherwise a ValueError listing the known ones.
+
+    A registry lookup rather than a declared ``StrOptions``: recipes register when their module
+    is imported (a user's own recipes too), so a set frozen at class definition would miss some.
+    """
     try:
         get_recipe(recipe)
     except AutoencodingError as e:
@@ -106,8 +121,6 @@ def model_config(
     overrides: dict[str, Any] | None,
 ) -> ModelConfig:
     """The recipe's model config for samples of ``input_shape`` with the estimator's overrides."""
-    if overrides is not None and not isinstance(overrides, dict):
-        raise ValueError(f"model must be a dict of model-config overrides, got {overrides!r}")
     try:
         return resolve(recipe, list(input_shape), data_range, overrides)
     except AutoencodingError as e:
@@ -118,8 +131,6 @@ def train_config(
     recipe: str, defaults: dict[str, Any], overrides: dict[str, Any] | None, seed: int
 ):
     """TrainConfig: recipe defaults < the estimator's defaults < the user's ``train`` dict."""
-    if overrides is not None and not isinstance(overrides, dict):
-        raise ValueError(f"train must be a dict of training settings, got {overrides!r}")
     merged = {
         **get_recipe(recipe).train,
         **defaults,
@@ -160,6 +171,86 @@ def fit_module(
         history = Trainer(module, train).fit(x_t, val_t)
     module.double().eval()
     return module, history
+
+
+#: An int >= 1 (epochs, rows per batch, code units, ensemble members, neighbours).
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
+
+class AutoencoderEstimatorBase(BaseEstimator):
+    """What the autoencoder estimators do the same way: validate, standardize, train members.
+
+    A subclass keeps its own ``__init__`` (scikit-learn reads the parameter names from its
+    signature), adds its parameters to the shared constraints and validates in ``fit``::
+
+        _parameter_constraints: dict = {
+            **AutoencoderEstimatorBase._parameter_constraints,
+            "n_estimators": [POSITIVE_INT],
+        }
+
+        @_fit_context(prefer_skip_nested_validation=True)   # runs _validate_params first
+        def fit(self, X, y=None): ...
+
+    ``prefer_skip_nested_validation``: no parameter is a user's scikit-learn estimator or
+    function, so the estimators used inside ``fit`` (``NearestNeighbors``) only get arguments
+    built here, and checking those again would be wasted work.
+    """
+
+    _parameter_constraints: dict = {
+        "recipe": [str],  # which names exist: check_recipe, in _validate_params
+        "latent_dim": [POSITIVE_INT, None],
+        "hidden": ["array-like", None],
+        "epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        # TrainConfig's own bound, declared so a bad lr fails before any work
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "model": [dict, None],
+        "train": [dict, None],
+        "random_state": ["random_state"],
+        # 0 threads means nothing; negative counts back from the CPUs (-1 = all of them)
+        "n_jobs": [Interval(Integral, None, -1, closed="right"), POSITIVE_INT, None],
+    }
+
+    def _validate_params(self) -> None:
+        """The declared constraints, then the recipe name (a registry lookup, see
+        :func:`check_recipe`); both raise ValueError naming the parameter."""
+        super()._validate_params()
+        check_recipe(self.recipe)
+
+    def _fit_standardization(self, x: np.ndarray) -> np.ndarray:
+        """Record the columns' ``center_`` and ``scale_``; return x standardized with them."""
+        self.center_ = x.mean(0)
+        scale = x.std(0)
+        scale[scale < 1e-8] = 1.0  # constant columns pass through centred
+        self.scale_ = scale
+        return (x - self.center_) / self.scale_
+
+    def _train_members(
+        self,
+        x: np.ndarray,
+        config: ModelConfig,
+        n_members: int = 1,
+        **defaults: Any,
+    ) -> tuple[list[Autoencoder], list[list[dict[str, Any]]]]:
+        """``n_members`` models of ``config`` trained on x, member i seeded ``seed + i`` where
+        ``seed`` is drawn once from ``random_state`` (one member: the seed itself).
+
+        Training settings, later ones winning: the recipe's, the estimator's ``epochs``,
+        ``batch_size`` and ``lr`` (where not None), ``defaults``, the user's ``train`` dict.
+        """
+        seed = seed_from(self.random_state)
+        own = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr")}
+        defaults = {**{k: v for k, v in own.items() if v is not None}, **defaults}
+        if "batch_size" in defaults:  # a table smaller than a batch trains on whole-table batches
+            defaults["batch_size"] = int(min(defaults["batch_size"], len(x)))
+        modules, histories = [], []
+        with torch_threads(self.n_jobs):
+            for i in range(n_members):
+                train = train_config(self.recipe, defaults, self.train, seed + i)
+                module, history = fit_module(x, config, train)
+                modules.append(module)
+                histories.append(history)
+        return modules, histories
 
 
 def as_input(x: np.ndarray) -> torch.Tensor:

@@ -11,27 +11,25 @@ geological mapping via stacked autoencoders and clustering" (2022)::
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from .base import (
+    AutoencoderEstimatorBase,
     as_input,
     batched,
-    check_recipe,
-    fit_module,
     model_config,
-    seed_from,
     torch_threads,
-    train_config,
     validate_table,
 )
 
 
-class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class AutoencoderEmbedder(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, AutoencoderEstimatorBase
+):
     """Encode rows to an autoencoder's latent codes (and decode them back).
 
     Parameters
@@ -62,6 +60,15 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         The standardization fitted on the training rows.
     """
 
+    _parameter_constraints: dict = {
+        **AutoencoderEstimatorBase._parameter_constraints,
+        # None: the recipe's own training length, batch size and learning rate
+        **{
+            name: [*AutoencoderEstimatorBase._parameter_constraints[name], None]
+            for name in ("epochs", "batch_size", "lr")
+        },
+    }
+
     def __init__(
         self,
         recipe: str = "ae",
@@ -87,26 +94,11 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _check_params(self) -> None:
-        if self.latent_dim is not None and (
-            not isinstance(self.latent_dim, numbers.Integral) or self.latent_dim < 1
-        ):
-            raise ValueError(f"latent_dim must be None or an int >= 1, got {self.latent_dim!r}")
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, numbers.Integral) or v < 1):
-                raise ValueError(f"{name} must be None or an int >= 1, got {v!r}")
-        check_recipe(self.recipe)
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> AutoencoderEmbedder:
         """Train the autoencoder on the rows of X; returns self."""
-        self._check_params()
         x = validate_table(self, X, reset=True).astype(np.float64)
-        self.center_ = x.mean(0)
-        scale = x.std(0)
-        scale[scale < 1e-8] = 1.0  # constant columns pass through centred
-        self.scale_ = scale
-        xs = (x - self.center_) / self.scale_
+        xs = self._fit_standardization(x)
         over: dict[str, Any] = {}
         if self.latent_dim is not None:
             over["latent_dim"] = int(self.latent_dim)
@@ -114,16 +106,7 @@ class AutoencoderEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             over["encoder"] = {"name": "mlp", "hidden": [int(h) for h in self.hidden]}
         over.update(self.model or {})
         mcfg = model_config(self.recipe, [x.shape[1]], (float(xs.min()), float(xs.max())), over)
-        defaults = {
-            k: v
-            for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size), ("lr", self.lr))
-            if v is not None
-        }
-        if "batch_size" in defaults:
-            defaults["batch_size"] = int(min(defaults["batch_size"], len(xs)))
-        tcfg = train_config(self.recipe, defaults, self.train, seed_from(self.random_state))
-        with torch_threads(self.n_jobs):
-            self.module_, self.history_ = fit_module(xs, mcfg, tcfg)
+        [self.module_], [self.history_] = self._train_members(xs, mcfg)
         self._n_features_out = int(mcfg.latent_dim)
         return self
 

@@ -18,24 +18,23 @@ Observed values are returned bit for bit; only NaN entries are filled.
 
 from __future__ import annotations
 
-import numbers
+from numbers import Real
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import recipes_tabular  # noqa: F401  (registers the ``remasker`` recipe)
 from .base import (
+    POSITIVE_INT,
+    AutoencoderEstimatorBase,
     _validate_data,
     as_input,
     batched,
-    check_recipe,
-    fit_module,
     model_config,
-    seed_from,
     torch_threads,
-    train_config,
 )
 
 
@@ -65,7 +64,7 @@ def default_width(n_columns: int) -> int:
     return int(min(256, max(64, 1 << max(0, 8 * n_columns - 1).bit_length())))
 
 
-class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, AutoencoderEstimatorBase):
     """Fill missing values (NaN) with a masked autoencoder trained by re-masking.
 
     Defaults were chosen with protocol IMP (``benchmarks/imp.py``): an MLP on
@@ -110,6 +109,14 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         Torch threads during fit and transform; None = 1 (fastest for small tables).
     """
 
+    _parameter_constraints: dict = {
+        **AutoencoderEstimatorBase._parameter_constraints,
+        "mask_rate": [Interval(Real, 0, 1, closed="neither")],
+        "loss_on": [StrOptions({"observed", "masked"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "n_estimators": [POSITIVE_INT],
+    }
+
     def __init__(
         self,
         recipe: str = "ae",
@@ -142,22 +149,6 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self.train = train
         self.random_state = random_state
         self.n_jobs = n_jobs
-
-    def _check_params(self) -> None:
-        r = self.mask_rate
-        if not isinstance(r, numbers.Real) or isinstance(r, bool) or not 0 < r < 1:
-            raise ValueError(f"mask_rate must be a number in (0, 1), got {r!r}")
-        if self.loss_on not in ("observed", "masked"):
-            raise ValueError(f"loss_on must be 'observed' or 'masked', got {self.loss_on!r}")
-        for name in ("epochs", "batch_size", "n_estimators"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        if self.latent_dim is not None and (
-            not isinstance(self.latent_dim, numbers.Integral) or self.latent_dim < 1
-        ):
-            raise ValueError(f"latent_dim must be None or an int >= 1, got {self.latent_dim!r}")
-        check_recipe(self.recipe)
 
     def _overrides(self, d: int) -> dict[str, Any]:
         over = dict(self.model or {})
@@ -194,9 +185,9 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         return model_config(self.recipe, [2, d], (-1.0, 1.0), over)
 
     # -- fit ------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> MaskedAutoencoderImputer:
         """Learn to impute from the observed entries of X (NaN = missing); returns self."""
-        self._check_params()
         x = _validate(self, X, reset=True)
         observed = ~np.isnan(x)
         empty = np.flatnonzero(~observed.any(0))
@@ -212,29 +203,17 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self.center_, self.scale_ = center.astype(np.float64), scale.astype(np.float64)
         table = self._masked(x)
         table = table[observed.any(1)]  # rows with nothing observed teach nothing
-        n, d = len(table), x.shape[1]
-        seed = seed_from(self.random_state)
+        d = x.shape[1]
         mcfg = self._model_config(d)
         self.model_config_ = mcfg
-        self.estimators_, self.histories_ = [], []
-        with torch_threads(self.n_jobs):
-            for i in range(self.n_estimators):
-                tcfg = train_config(
-                    self.recipe,
-                    {
-                        "epochs": self.epochs,
-                        "batch_size": int(min(self.batch_size, n)),
-                        "lr": self.lr,
-                        "weight_decay": self.weight_decay,
-                        "optimizer": "adamw",
-                        "schedule": "wsd",
-                    },
-                    self.train,
-                    seed + i,
-                )
-                module, history = fit_module(table, mcfg, tcfg)
-                self.estimators_.append(module)
-                self.histories_.append(history)
+        self.estimators_, self.histories_ = self._train_members(
+            table,
+            mcfg,
+            self.n_estimators,
+            weight_decay=self.weight_decay,
+            optimizer="adamw",
+            schedule="wsd",
+        )
         return self
 
     def _masked(self, x: np.ndarray) -> np.ndarray:

@@ -28,25 +28,24 @@ The defaults (measured with protocol AD, ``benchmarks/ad.py``) are explained on 
 
 from __future__ import annotations
 
-import numbers
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.base import OutlierMixin, _fit_context
 from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..recipes import get_recipe
 from .base import (
+    POSITIVE_INT,
+    AutoencoderEstimatorBase,
     as_input,
     batched,
-    check_recipe,
-    fit_module,
     model_config,
-    seed_from,
     torch_threads,
-    train_config,
     validate_table,
 )
 
@@ -66,7 +65,7 @@ def predictive(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean.flatten(1), log_sigma.flatten(1)
 
 
-class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
+class AutoencoderOutlierDetector(OutlierMixin, AutoencoderEstimatorBase):
     """Outlier detection by (probabilistic) reconstruction error of an autoencoder.
 
     Fit on unlabelled, possibly contaminated rows; ``score_samples`` is high for inliers
@@ -125,6 +124,17 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         Torch threads during fit and scoring; None = 1 (fastest for small tables).
     """
 
+    _parameter_constraints: dict = {
+        **AutoencoderEstimatorBase._parameter_constraints,
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "error": [StrOptions(set(ERRORS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "mean_shift": [StrOptions({"auto"}), POSITIVE_INT, None],
+        "mean_shift_steps": [POSITIVE_INT],
+        "n_estimators": [POSITIVE_INT],
+    }
+
     def __init__(
         self,
         recipe: str = "ae",
@@ -165,33 +175,6 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # -- parameters -----------------------------------------------------------------------
-    def _check_params(self) -> None:
-        c = self.contamination
-        if not isinstance(c, numbers.Real) or isinstance(c, bool) or not 0 < c <= 0.5:
-            raise ValueError(f"contamination must be a number in (0, 0.5], got {c!r}")
-        if self.error not in ERRORS:
-            raise ValueError(f"error must be one of {list(ERRORS)}, got {self.error!r}")
-        for name in ("alpha", "beta"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or v < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-        ms = self.mean_shift
-        if not (
-            ms is None
-            or (isinstance(ms, str) and ms == "auto")
-            or (isinstance(ms, numbers.Integral) and not isinstance(ms, bool) and ms >= 1)
-        ):
-            raise ValueError(f"mean_shift must be 'auto', None or an int >= 1, got {ms!r}")
-        for name in ("mean_shift_steps", "n_estimators", "epochs", "batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        if self.latent_dim is not None and (
-            not isinstance(self.latent_dim, numbers.Integral) or self.latent_dim < 1
-        ):
-            raise ValueError(f"latent_dim must be None or an int >= 1, got {self.latent_dim!r}")
-        check_recipe(self.recipe)
-
     def _overrides(self, n_features: int) -> dict[str, Any]:
         """The detector's network defaults, applied where the recipe leaves room for them:
         a recipe that fixes its code size (vqvae, sae-*) or its nets keeps them."""
@@ -215,40 +198,19 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         return over
 
     # -- fit ------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> AutoencoderOutlierDetector:
         """Fit on the rows of X (labels are ignored); returns self."""
-        self._check_params()
         x = validate_table(self, X, reset=True)
-        x = x.astype(np.float64)
-        self.center_ = x.mean(0)
-        scale = x.std(0)
-        scale[scale < 1e-8] = 1.0  # constant columns pass through centred
-        self.scale_ = scale
-        xs = ((x - self.center_) / self.scale_).astype(np.float64)
-        n, d = xs.shape
-        seed = seed_from(self.random_state)
+        xs = self._fit_standardization(x)
+        d = xs.shape[1]
         mcfg = model_config(
             self.recipe, [d], (float(xs.min()), float(xs.max())), self._overrides(d)
         )
-        batch = int(min(self.batch_size, n))
-        self.estimators_ = []
-        self.histories_ = []
+        self.estimators_, self.histories_ = self._train_members(
+            xs, mcfg, self.n_estimators, schedule="wsd"
+        )
         with torch_threads(self.n_jobs):
-            for i in range(self.n_estimators):
-                tcfg = train_config(
-                    self.recipe,
-                    {
-                        "epochs": self.epochs,
-                        "batch_size": batch,
-                        "lr": self.lr,
-                        "schedule": "wsd",
-                    },
-                    self.train,
-                    seed + i,
-                )
-                module, history = fit_module(xs, mcfg, tcfg)
-                self.estimators_.append(module)
-                self.histories_.append(history)
             self._fit_mean_shift(xs)
             raw = self._raw_scores(xs, training=True)
             self.member_center_ = raw.mean(1)
