@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 from autoencoding.interp import ActivationStore, ToySuperposition, builtin_corpus  # noqa: E402
 from autoencoding.interp import cache_activations, evaluate_sae, mmcs, train_sae  # noqa: E402
-from autoencoding.recipes_sae import sae_train_defaults  # noqa: E402
+from autoencoding.recipes.sae import sae_train_defaults  # noqa: E402
 
 HOOK = "blocks.2.resid_post"
 

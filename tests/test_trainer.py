@@ -264,7 +264,7 @@ def test_progress_bar_shows_sparse_and_codebook_diagnostics():
 
 
 def test_fit_derives_sae_learning_rate_and_warmup_from_width_and_run_length():
-    from autoencoding.recipes_sae import sae_lr
+    from autoencoding.recipes.sae import sae_lr
 
     x = _data(400, 8).numpy()
     m = ae.fit(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from .errors import AutoencodingError
 from .evaluate.metrics import active_units_from_latents, latents
 from .io import read_folder, save_folder
 from .model import Autoencoder, ModelConfig, migrate_model_config
-from .recipes import get_recipe, resolve
+from .recipes import derived_train, get_recipe, resolve
 from .train import TrainConfig, Trainer
 from .train.batches import ArrayBatches
 
@@ -117,19 +118,76 @@ def load(path: str | Path, device: str = "cpu") -> TrainedModel:
     return TrainedModel(module, Scaler.from_dict(doc["scaler"]), doc.get("info", {}))
 
 
-
 def train_config(
-    recipe: str, train: dict[str, Any] | TrainConfig | None, seed: int | None
+    recipe: str,
+    train: dict[str, Any] | TrainConfig | None,
+    seed: int | None,
+    model: ModelConfig | None = None,
+    rows: int | None = None,
 ) -> TrainConfig:
+    """The run's TrainConfig: the recipe's ``train`` < what its ``derive_train`` hook derives
+    for ``model`` and ``rows`` training rows per epoch (when both are given) < the user's
+    ``train`` < ``seed``. A TrainConfig passed as ``train`` is taken as it is."""
     if isinstance(train, TrainConfig):
         cfg = train
     else:
-        merged = {**get_recipe(recipe).train, **(train or {})}
-        if seed is not None:
-            merged["seed"] = seed
+        defaults = get_recipe(recipe).train
+        user = {**(train or {}), **({"seed": seed} if seed is not None else {})}
+        merged = {**defaults, **user}
+        if model is not None and rows is not None:
+            full = to_dict(from_dict(TrainConfig, merged, where="train"))
+            merged = {**defaults, **derived_train(recipe, model, rows, full), **user}
         cfg = from_dict(TrainConfig, merged, where="train")
     cfg.validate()
     return cfg
+
+
+def train_recipe(
+    recipe: str,
+    input_shape: list[int],
+    rows: int,
+    batches: Callable[[TrainConfig], Any],
+    init_sample: Callable[[], torch.Tensor],
+    *,
+    scaler: Scaler,
+    data_range: tuple[float, float] | None = None,
+    model: dict[str, Any] | None = None,
+    train: dict[str, Any] | TrainConfig | None = None,
+    seed: int | None = None,
+    val: torch.Tensor | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    announce: Callable[[ModelConfig], str] | None = None,
+) -> tuple[TrainedModel, Trainer]:
+    """The training flow that ``fit`` and ``interp.train_sae`` share, once their data is ready.
+
+    ::
+
+        resolve(recipe, input_shape, data_range, model)          the ModelConfig
+        train_config(recipe, train, seed, model config, rows)    recipe < derived < user
+        under torch.random.fork_rng, seeded with the run's seed:
+            Autoencoder, Trainer, init_from_data(init_sample()) unless resuming,
+            Trainer.fit(batches(train config), val)
+
+    ``rows`` are the training rows per epoch, ``batches`` builds the trainer's batch source
+    for the final TrainConfig, ``init_sample`` gives the rows for data-dependent init (an
+    SAE's decoder bias), ``announce`` the line printed on rank 0 when progress is shown.
+    Returns the trained model (info: ``n_train``, ``train``) and its trainer; the caller adds
+    its own info and saves on rank 0.
+    """
+    mcfg = resolve(recipe, input_shape, data_range, model)
+    cfg = train_config(recipe, train, seed, mcfg, rows)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        module = Autoencoder(mcfg)
+        trainer = Trainer(module, cfg, out)
+        if not resume:
+            module.init_from_data(init_sample())  # data-dependent init (e.g. an SAE's bias)
+        if announce is not None and trainer.rank == 0 and cfg.progress:
+            print(announce(mcfg))
+        history = trainer.fit(batches(cfg), val, resume=resume)
+    info = {"n_train": int(rows), "train": to_dict(cfg)}
+    return TrainedModel(module, scaler, info, history), trainer
 
 
 def fit(
@@ -147,12 +205,14 @@ def fit(
     """Train ``recipe`` on ``data`` (a built-in name, a file path or an array).
 
     ``model`` overrides the recipe's model settings (e.g. ``{"latent_dim": 16}``), ``train``
-    the training settings (see :class:`TrainConfig`). Without ``validation`` a seeded
-    ``val_fraction`` of the data is held out. With ``out`` the run folder receives the metrics
-    log, checkpoints and the saved model; ``resume`` continues from its checkpoint.
+    the training settings (see :class:`TrainConfig`); settings the recipe derives from the
+    model and the run length (an SAE's learning rate and warm-up) apply where ``train`` sets
+    none. Without ``validation`` a seeded ``val_fraction`` of the data is held out. With
+    ``out`` the run folder receives the metrics log, checkpoints and the saved model;
+    ``resume`` continues from its checkpoint.
     """
     get_recipe(recipe)  # unknown recipe → clear error before any work
-    cfg = train_config(recipe, train, seed)
+    cfg = train_config(recipe, train, seed)  # before derivation: the split's seed and share
     ds = load_data(data)
     x_all = ds.x
     streamed = isinstance(x_all, np.memmap)  # too large for memory: batches read from disk
@@ -168,47 +228,53 @@ def fit(
     if len(tr) < 2:
         raise AutoencodingError(f"need at least 2 training samples, got {len(tr)}")
     # Streamed data: scaling and data-dependent init see a seeded sample of the training rows.
-    sample_rows = (np.sort(np.random.default_rng(cfg.seed).choice(
-        tr, min(len(tr), STREAMED_SAMPLE_ROWS), replace=False)) if streamed else tr)
+    sample_rows = (
+        np.sort(
+            np.random.default_rng(cfg.seed).choice(
+                tr, min(len(tr), STREAMED_SAMPLE_ROWS), replace=False
+            )
+        )
+        if streamed
+        else tr
+    )
     x_fit = np.asarray(x_all[sample_rows], dtype=np.float32)
     scaler = Scaler.fit(scaling, x_fit, ds.value_range)
     xs = scaler.transform(x_fit)
     data_range = (float(xs.min()), float(xs.max()))
-    mcfg = resolve(recipe, list(xs.shape[1:]), data_range, model)
-    if mcfg.encoder.get("name") == "sae" and not isinstance(train, TrainConfig):
-        # SAE recipes: learning rate and warm-up follow the width and the run length, as in
-        # autoencoding.interp.train_sae, unless given
-        from .recipes_sae import sae_train_defaults
+    train_t = torch.from_numpy(xs)
 
-        derived = sae_train_defaults(mcfg.latent_dim, len(tr) * cfg.epochs, cfg.batch_size)
-        for key, value in derived.items():
-            if key not in (train or {}):
-                setattr(cfg, key, value)
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        module = Autoencoder(mcfg)
-        trainer = Trainer(module, cfg, out)
-        train_t = torch.from_numpy(xs)
-        batches = (ArrayBatches(x_all, cfg.batch_size, cfg.seed, transform=scaler.transform,
-                                rows=tr) if streamed else train_t)
-        val_t = torch.from_numpy(scaler.transform(x_val)) if x_val is not None else None
-        if not resume:
-            module.init_from_data(train_t)  # data-dependent init (e.g. an SAE's decoder bias)
-        if trainer.rank == 0 and cfg.progress:
-            print(
-                f"recipe {recipe}: reconstruction {mcfg.reconstruction['name']!r}, "
-                f"latent {mcfg.latent_dim}, {len(tr)} training samples"
-                + (" (streamed from disk)" if streamed else "")
+    def batches(cfg: TrainConfig) -> Any:
+        if streamed:
+            return ArrayBatches(
+                x_all, cfg.batch_size, cfg.seed, transform=scaler.transform, rows=tr
             )
-        history = trainer.fit(batches, val_t, resume=resume)
-    info = {
-        "dataset": ds.name,
-        "n_train": int(len(tr)),
-        "train": to_dict(cfg),
-        "data_range": list(data_range),
-    }
-    trained = TrainedModel(module, scaler, info, history)
+        return train_t
+
+    def announce(mcfg: ModelConfig) -> str:
+        return (
+            f"recipe {recipe}: reconstruction {mcfg.reconstruction['name']!r}, "
+            f"latent {mcfg.latent_dim}, {len(tr)} training samples"
+            + (" (streamed from disk)" if streamed else "")
+        )
+
+    trained, trainer = train_recipe(
+        recipe,
+        list(xs.shape[1:]),
+        len(tr),
+        batches,
+        lambda: train_t,
+        scaler=scaler,
+        data_range=data_range,
+        model=model,
+        train=train,
+        seed=seed,
+        val=torch.from_numpy(scaler.transform(x_val)) if x_val is not None else None,
+        out=out,
+        resume=resume,
+        announce=announce,
+    )
+    module = trained.module
+    info = trained.info = {"dataset": ds.name, **trained.info, "data_range": list(data_range)}
     if module.bottleneck.has_posterior:
         au = active_units_from_latents(latents(module, train_t.to(trainer.device)))
         info["active_units"] = au

@@ -15,7 +15,7 @@ from autoencoding.interp import evaluate_sae, store_from_array, train_sae
 from autoencoding.interp.store import ActivationStore, StoreBatches
 from autoencoding.model import Autoencoder
 from autoencoding.recipes import resolve
-from autoencoding.recipes_sae import sae_lr
+from autoencoding.recipes.sae import sae_lr
 from autoencoding.train import TrainConfig, Trainer
 
 

@@ -354,7 +354,7 @@ def test_dead_window_follows_the_run_length_under_the_trainer():
 
 
 def test_sae_lr_rule():
-    from autoencoding.recipes_sae import sae_lr
+    from autoencoding.recipes.sae import sae_lr
 
     # the two measured optima the rule is fitted to (protocol SAE and the toy)
     assert 1.0e-2 < sae_lr(3072, 241) < 1.2e-2

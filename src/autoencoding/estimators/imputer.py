@@ -26,7 +26,6 @@ from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .. import recipes_tabular  # noqa: F401  (registers the ``remasker`` recipe)
 from .base import (
     POSITIVE_INT,
     AutoencoderEstimatorBase,

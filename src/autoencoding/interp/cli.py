@@ -229,12 +229,16 @@ def cmd_train(args, parser=None) -> int:
 
 def _load_sae(run: str):
     from .. import load
+    from ..parts.sae_nets import SAEDecoder
     from .external import is_external, load_external
 
     # SAELens / sparsify folders load with their own maths (interp.external)
     model = load_external(run) if is_external(run) else load(run)
-    if model.module.config.encoder.get("name") != "sae":
-        raise AutoencodingError(f"{run}: not a sparse autoencoder (encoder is not 'sae')")
+    if not isinstance(model.module.decoder, SAEDecoder):  # features and steering read its rows
+        raise AutoencodingError(
+            f"{run}: not a sparse autoencoder (its decoder is not a dictionary of unit "
+            f"directions: {model.module.config.decoder.get('name')!r})"
+        )
     return model
 
 

@@ -10,9 +10,10 @@ Under ``torchrun`` (DDP, gloo on CPU) every process reads its share of each glob
 
     torchrun --nproc-per-node 2 my_script.py      # my_script calls train_sae(...)
 
-The learning rate and the dead-latent window are derived from the width and the run length
-(:func:`autoencoding.recipes_sae.sae_train_defaults`) unless given; the decoder bias and
-input scale are initialised from an even sample of the store (the same on every process).
+The learning rate and warm-up follow the width and the run length (the SAE recipes'
+``derive_train`` hook, :func:`autoencoding.recipes.sae.sae_train_defaults`) unless given, and
+the dead-latent window follows the run inside the bottleneck; the decoder bias and input
+scale are initialised from an even sample of the store (the same on every process).
 The saved folder loads with :func:`autoencoding.load`.
 """
 
@@ -24,14 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..api import TrainedModel
-from ..config import from_dict, to_dict
+from ..api import TrainedModel, train_recipe
 from ..data.scaling import Scaler
 from ..errors import AutoencodingError
 from ..model import Autoencoder
-from ..recipes import get_recipe, resolve
-from ..recipes_sae import sae_train_defaults
-from ..train import TrainConfig, Trainer
+from ..recipes import get_recipe, recipes_for
+from ..train import TrainConfig
 from .store import ActivationStore, StoreBatches
 
 
@@ -50,56 +49,58 @@ def train_sae(
 ) -> TrainedModel:
     """Train ``recipe`` (an ``sae-*`` recipe) on activations; ``latents`` defaults to 8× the
     activation width; ``k`` sets the TopK-family sparsity; ``model`` / ``train`` override
-    the recipe's settings."""
+    the recipe's settings.
+
+    The flow is :func:`autoencoding.api.train_recipe`'s, as in ``fit``; what is added here
+    is the store's part: an even sample of it for the data-dependent init, shuffled
+    :class:`StoreBatches` (each process reads its share), and the store's provenance in
+    ``info``."""
     rec = get_recipe(recipe)
-    if rec.model.get("encoder", {}).get("name") != "sae":
-        raise AutoencodingError(f"train_sae needs an sae-* recipe, got {recipe!r}")
+    if rec.data_kind != "activations":
+        raise AutoencodingError(
+            f"train_sae needs an sae-* recipe (one made for activations: "
+            f"{', '.join(recipes_for('activations'))}), got {recipe!r}"
+        )
     if isinstance(data, torch.Tensor):
         if data.dim() != 2 or len(data) == 0:
             raise AutoencodingError(f"activations must be (n, d), got {tuple(data.shape)}")
         d, n_tokens = data.shape[1], data.shape[0]
     else:
         d, n_tokens = data.d, len(data)
-    latents = latents or 8 * d
-    over: dict[str, Any] = {"latent_dim": latents, **(model or {})}
+    over: dict[str, Any] = {"latent_dim": latents or 8 * d, **(model or {})}
     if k is not None:
         bn = dict(over.get("bottleneck") or {"name": rec.model["bottleneck"]["name"]})
         over["bottleneck"] = {**bn, "k": k}
-    mcfg = resolve(recipe, [d], overrides=over)
-    tr = {**rec.train, **(train or {})}
-    tr["seed"] = seed
-    derived = sae_train_defaults(latents, n_tokens * int(tr.get("epochs", 1)), tr["batch_size"])
-    tr.update({key: v for key, v in derived.items() if key not in (train or {})})
-    cfg = from_dict(TrainConfig, tr, where="train")
-    cfg.validate()
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        module = Autoencoder(mcfg)
-        if not resume:
-            sample = (
-                data[torch.linspace(0, n_tokens - 1, min(n_tokens, init_samples)).long()]
-                if isinstance(data, torch.Tensor)
-                else data.sample(init_samples)
-            )
-            module.init_from_data(sample.float())
-        batches = (
-            data.float()
-            if isinstance(data, torch.Tensor)
-            else StoreBatches(data, cfg.batch_size, seed=seed)
-        )
-        trainer = Trainer(module, cfg, out)
-        history = trainer.fit(batches, resume=resume)
-    info = {
-        "n_train": int(n_tokens),
-        "train": to_dict(cfg),
-        "dead_window_tokens": int(module.bottleneck.dead_window()),
-    }
+    def init_sample() -> torch.Tensor:
+        if isinstance(data, torch.Tensor):
+            rows = torch.linspace(0, n_tokens - 1, min(n_tokens, init_samples)).long()
+            return data[rows].float()
+        return data.sample(init_samples).float()
+
+    def batches(cfg: TrainConfig) -> Any:
+        if isinstance(data, torch.Tensor):
+            return data.float()
+        return StoreBatches(data, cfg.batch_size, seed=cfg.seed)
+
+    trained, trainer = train_recipe(
+        recipe,
+        [d],
+        n_tokens,
+        batches,
+        init_sample,
+        scaler=Scaler.fit("none", np.zeros((1, d), np.float32)),
+        model=over,
+        train=train,
+        seed=seed,
+        out=out,
+        resume=resume,
+    )
+    trained.info["dead_window_tokens"] = int(trained.module.bottleneck.dead_window())
     if isinstance(data, ActivationStore):
-        info["store"] = {
+        trained.info["store"] = {
             k: data.manifest.get(k) for k in ("model", "hook", "d", "window", "n_tokens")
         }
-    trained = TrainedModel(module, Scaler.fit("none", np.zeros((1, d), np.float32)), info, history)
     if out is not None and trainer.rank == 0:
         trained.save(out)
     return trained

@@ -6,23 +6,31 @@ rows, encoder initialised from the decoder, decoder bias at the data's geometric
 stored input scale) and the FVU reconstruction loss; they differ in the bottleneck. Training
 settings follow the scale of activation data: thousands of tokens per step, few epochs.
 
-:func:`sae_train_defaults` derives the learning rate and warm-up from the width and the run
-length, for entry points that know both (``train_sae`` and ``fit``); the dead-latent window
-follows the run inside the bottleneck (``SparseBottleneck.dead_window``: 1/240 of the run, at
-least one batch).
+Each is marked ``data_kind="activations"`` (what ``interp.train_sae`` accepts) and carries
+:func:`derive_sae_train` as its ``derive_train`` hook, so every entry point that knows the
+width and the run length (``fit``, ``train_sae``) derives the learning rate and warm-up from
+them (:func:`sae_train_defaults`) unless the user sets them. The dead-latent window follows
+the run inside the bottleneck (``SparseBottleneck.dead_window``: 1/240 of the run, at least
+one batch). The AuxK weight is the bottleneck's own default (``AuxKConfig.auxk_alpha`` in
+``parts/sparse.py``, with the measurements behind it).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .recipes import Recipe, add_recipe
+from .base import Recipe, add_recipe
+
+if TYPE_CHECKING:
+    from ..model import ModelConfig
 
 SAE_NETS = {"name": "sae"}
 SAE_TRAIN: dict[str, Any] = {
     "batch_size": 4096,
     "epochs": 2,
+    # lr and warm-up stand only where the run length is unknown (the estimators build their
+    # TrainConfig from these); fit and train_sae replace them by derive_sae_train's
     "lr": 2e-3,
     "warmup_steps": 10,
     "schedule": "wsd",
@@ -37,11 +45,14 @@ SAE_TRAIN: dict[str, Any] = {
 
 
 def sae_model(
-    bottleneck: dict[str, Any], latent_dim: int = 4096, encoder_init_scale: float = 1.0
+    bottleneck: dict[str, Any], latent_dim: int = 4096, encoder_init_scale: float | None = None
 ) -> dict[str, Any]:
+    """Model settings of an SAE recipe: the ``sae`` nets, FVU and this bottleneck;
+    ``encoder_init_scale`` is restated only where a recipe's differs from the part's."""
+    scale = {} if encoder_init_scale is None else {"encoder_init_scale": encoder_init_scale}
     return {
         "latent_dim": latent_dim,
-        "encoder": {**SAE_NETS, "encoder_init_scale": encoder_init_scale},
+        "encoder": {**SAE_NETS, **scale},
         "decoder": dict(SAE_NETS),
         "bottleneck": bottleneck,
         "reconstruction": {"name": "fvu"},
@@ -71,41 +82,56 @@ def sae_train_defaults(n_latents: int, total_tokens: int, batch_size: int) -> di
     return {"lr": sae_lr(n_latents, steps), "warmup_steps": min(100, max(1, steps // 2))}
 
 
+def derive_sae_train(model: ModelConfig, rows: int, train: dict[str, Any]) -> dict[str, Any]:
+    """The SAE recipes' ``derive_train`` hook: :func:`sae_train_defaults` for this width and
+    ``rows`` × ``epochs`` training tokens in batches of ``batch_size``."""
+    tokens = rows * int(train["epochs"])
+    return sae_train_defaults(model.latent_channels, tokens, int(train["batch_size"]))
+
+
+def sae_recipe(name: str, summary: str, paper: str, model: dict[str, Any]) -> Recipe:
+    """An SAE recipe: made for activations, :data:`SAE_TRAIN`, lr and warm-up from the run."""
+    return Recipe(
+        name,
+        summary,
+        paper,
+        model=model,
+        train=SAE_TRAIN,
+        data_kind="activations",
+        derive_train=derive_sae_train,
+    )
+
+
 add_recipe(
-    Recipe(
+    sae_recipe(
         "sae-topk",
         "Sparse autoencoder with TopK latents (k = 32) and the AuxK dead-latent loss.",
         "Gao et al., Scaling and evaluating sparse autoencoders (2024)",
-        # AuxK at full weight and W_enc = 0.5·W_decᵀ: with the derived lr and dead window these
-        # gave protocol SAE FVU 0.1095 ± 0.0006 with 0.3% dead on a GPU (weight 1/8 and scale
-        # 1: 0.1104) and, on this CPU, 0.1091 with 0.75% dead (scale 0.7: 1.4% dead)
-        model=sae_model({"name": "topk", "k": 32, "auxk_alpha": 1.0}, encoder_init_scale=0.5),
-        train=SAE_TRAIN,
+        # W_enc = 0.5·W_decᵀ: with the derived lr, the dead window and AuxK at its default
+        # weight 1, protocol SAE FVU 0.1095 ± 0.0006 with 0.3% dead on a GPU (scale 1 with
+        # AuxK 1/8: 0.1104) and, on this CPU, 0.1091 with 0.75% dead (scale 0.7: 1.4% dead)
+        model=sae_model({"name": "topk", "k": 32}, encoder_init_scale=0.5),
     )
 )
 add_recipe(
-    Recipe(
+    sae_recipe(
         "sae-batchtopk",
         "Sparse autoencoder with BatchTopK latents (k = 32 per row on average) and AuxK.",
         "Bussmann et al., BatchTopK Sparse Autoencoders (2024)",
-        # AuxK at full weight, as sae-topk: on the toy it cut dead latents from 24% to 9% and
-        # raised MMCS from 0.76 to 0.89 (benchmarks/claims/sae_variants.py)
-        model=sae_model({"name": "batchtopk", "k": 32, "auxk_alpha": 1.0}),
-        train=SAE_TRAIN,
+        model=sae_model({"name": "batchtopk", "k": 32}),
     )
 )
 add_recipe(
-    Recipe(
+    sae_recipe(
         "sae-relu",
         "Sparse autoencoder with ReLU latents and an L1 penalty.",
         "Bricken et al., Towards Monosemanticity (2023); Cunningham et al., Sparse Autoencoders "
         "Find Highly Interpretable Features in Language Models (ICLR 2024)",
         model=sae_model({"name": "relu"}, encoder_init_scale=0.1),
-        train=SAE_TRAIN,
     )
 )
 add_recipe(
-    Recipe(
+    sae_recipe(
         "sae-jumprelu",
         "Sparse autoencoder with JumpReLU latents (learned thresholds) and an L0 penalty.",
         "Rajamanoharan et al., Jumping Ahead: Improving Reconstruction Fidelity with JumpReLU "
@@ -114,16 +140,14 @@ add_recipe(
         # units) recover the toy's features (claims/sae_variants.py) and, on protocol SAE's
         # MiniLM data, leave no latent dead (sae_recipes_minilm.py)
         model=sae_model({"name": "jumprelu"}, encoder_init_scale=0.1),
-        train=SAE_TRAIN,
     )
 )
 add_recipe(
-    Recipe(
+    sae_recipe(
         "sae-matryoshka",
         "Matryoshka sparse autoencoder: BatchTopK latents whose prefixes reconstruct alone.",
         "Bussmann et al., Learning Multi-Level Features with Matryoshka Sparse Autoencoders "
         "(2025); Zaigrajew et al., Interpreting CLIP with Hierarchical Sparse Autoencoders (2025)",
-        model=sae_model({"name": "matryoshka", "k": 32, "auxk_alpha": 1.0}),
-        train=SAE_TRAIN,
+        model=sae_model({"name": "matryoshka", "k": 32}),
     )
 )

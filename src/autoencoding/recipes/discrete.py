@@ -1,13 +1,12 @@
 """Recipes with discrete bottlenecks: ``vqvae``, ``fsq`` and ``qlae``.
 
-Registered on import (``recipes.py`` imports this module). The parts live in
-``parts/vq.py`` and ``parts/fsq.py``; each recipe works with the MLP (default) or the conv
-nets (``model={"encoder": {"name": "conv2d"}}`` on image data).
+The parts live in ``parts/vq.py`` and ``parts/fsq.py``; each recipe works with the MLP
+(default) or the conv nets (``model={"encoder": {"name": "conv2d"}}`` on image data).
 """
 
 from __future__ import annotations
 
-from .recipes import Recipe, add_recipe
+from .base import Recipe, add_recipe
 
 DISCRETE_TRAIN = {"epochs": 100, "lr": 1e-3, "batch_size": 64}
 

@@ -9,7 +9,7 @@ autoencoder for tabular rows.
 
 from __future__ import annotations
 
-from .recipes import Recipe, add_recipe
+from .base import Recipe, add_recipe
 
 add_recipe(
     Recipe(
