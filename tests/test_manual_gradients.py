@@ -36,6 +36,14 @@ CASES = {
     "ae-mse": ("ae", (-3.0, 3.0), None),
     "dae-gaussian": ("dae", (-3.0, 3.0), None),
     "dae-masking": ("dae-masking", (0.0, 1.0), None),
+    "ae-remask-mask-input": (  # the imputer's MLP: visibility flags from the record
+        "ae",
+        (-3.0, 3.0),
+        {
+            "encoder": {"name": "mlp", "hidden": [32, 16], "mask_input": True},
+            "corruption": {"name": "remask", "rate": 0.3},
+        },
+    ),
 }
 
 

@@ -179,7 +179,7 @@ def test_resolve_auto_likelihood_needs_the_data_range():
 def test_resolve_keeps_explicit_likelihoods_and_fills_defaults():
     cfg = resolve("ae", [64], (0.0, 1.0))
     assert cfg.reconstruction == {"name": "mse"}
-    assert cfg.encoder == {"name": "mlp", "hidden": None, "activation": "relu"}
+    assert cfg.encoder == {"name": "mlp", "hidden": None, "activation": "relu", "mask_input": False}
     assert cfg.decoder == cfg.encoder  # None mirrors the encoder
     cfg = resolve("vae", [64], (0.0, 1.0), {"reconstruction": {"name": "mse"}})
     assert cfg.reconstruction == {"name": "mse"}
@@ -228,4 +228,9 @@ def test_model_config_normalized_does_not_mutate():
     cfg = ModelConfig(input_shape=[4], encoder={"name": "mlp"})
     norm = cfg.normalized()
     assert cfg.encoder == {"name": "mlp"} and cfg.decoder is None
-    assert norm.decoder == {"name": "mlp", "hidden": None, "activation": "relu"}
+    assert norm.decoder == {
+        "name": "mlp",
+        "hidden": None,
+        "activation": "relu",
+        "mask_input": False,
+    }

@@ -259,7 +259,27 @@ class Autoencoder(nn.Module):
                 )
         if x.shape[0] == 0:
             raise AutoencodingError(f"{what}: the batch is empty")
-        return x
+        # NaN/inf are caught here, not deep inside the network; NaN passes only when the
+        # corruption takes it as a missing entry (Corruption.accepts_missing)
+        missing = self.corruption.accepts_missing
+        bad = torch.isinf(x) if missing else ~torch.isfinite(x)
+        if not bad.any():
+            return x
+        idx = [int(i) for i in bad.nonzero()[0]]
+        kind = "inf" if torch.isinf(x[tuple(idx)]) else "NaN"
+        if kind == "inf":
+            hint = "remove or clip infinite values" + (
+                " (only NaN marks a missing value)" if missing else ""
+            )
+        else:
+            hint = (
+                f"corruption {self.config.corruption['name']!r} does not accept missing values; "
+                f"impute them first or use one that does (e.g. 'remask')"
+            )
+        raise AutoencodingError(
+            f"{what}: found {int(bad.sum())} non-finite values ({kind} first at sample "
+            f"{idx[0]}, entry {tuple(idx[1:])}); {hint}"
+        )
 
     # -- the pipeline ---------------------------------------------------------------------
     def run(

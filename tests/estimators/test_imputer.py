@@ -48,6 +48,45 @@ def test_beats_mean_and_keeps_observed(wine_missing, recipe, kw):
     assert np.isfinite(filled).all()
 
 
+@pytest.mark.parametrize("recipe", ["ae", "remasker"])
+def test_nan_never_reaches_the_network(wine_missing, recipe, monkeypatch):
+    """NaN marks the missing cells on the way in; the corruption record zeroes them, so no
+    layer (autograd modules or the fast MLP step's kernels) and no loss ever sees one."""
+    import torch
+
+    from autoencoding.model import Autoencoder
+    from autoencoding.parts.base import Corruption
+    from autoencoding.train.fast import mlp as fast_mlp
+
+    x, mask = wine_missing
+    seen = []
+
+    def check(module, args):
+        if not isinstance(module, (Autoencoder, Corruption)):  # these take NaN = missing
+            seen.extend(bool(torch.isnan(a).any()) for a in args if torch.is_tensor(a))
+
+    kernel = fast_mlp.mlp_forward
+
+    def checked_kernel(net, activation, inp):
+        seen.append(bool(torch.isnan(inp).any()))
+        return kernel(net, activation, inp)
+
+    monkeypatch.setattr(fast_mlp, "mlp_forward", checked_kernel)
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(check)
+    try:
+        kw = {"model": {"encoder": {"name": "feature_transformer", "embed_dim": 8, "depth": 1,
+                                    "heads": 2}}} if recipe == "remasker" else {}  # fmt: skip
+        imp = MaskedAutoencoderImputer(recipe, epochs=3, n_estimators=1, random_state=0, **kw)
+        filled = imp.fit_transform(_holes(x, mask))
+    finally:
+        handle.remove()
+    assert seen and not any(seen)
+    losses = [h["train/loss"] for h in imp.histories_[0]]
+    assert np.isfinite(losses).all()
+    assert np.isfinite(filled).all()
+    np.testing.assert_array_equal(filled[~mask], x[~mask])
+
+
 def test_transform_new_rows_and_dtypes(wine_missing):
     x, mask = wine_missing
     xm = _holes(x, mask)

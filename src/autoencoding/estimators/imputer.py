@@ -2,15 +2,18 @@
 
 Du, Melo & Wang, "ReMasker: Imputing Tabular Data with Masked Autoencoding" (ICLR 2024)::
 
-    fit:        X (NaN = missing) ─ standardize ─▶ masked table (values, observed)
+    fit:        X (NaN = missing) ─ standardize (NaN stays NaN) ─▶ table (B, d)
                 every step: hide a random share of the OBSERVED entries (re-masking) and
                 train the network to recover them from what stays visible
     transform:  encoder sees every observed entry ─▶ predictions fill the NaN entries only
 
-The network is any recipe's: MLP recipes (``ae``, the default, ``dae``, ...) read the masked
-table as ``[values, observed flags]``; ``remasker`` is ReMasker's per-feature-token
-transformer (``parts/feature_transformer.py``). Whatever the recipe, the corruption is the
-re-masking one (``parts/remask.py``), so the loss only ever scores values that were observed.
+NaN travels into the model as the missing-value marker: the re-masking corruption
+(``parts/remask.py``, whatever the recipe) turns it into a record — values with hidden and
+missing entries zeroed, which entries are hidden, which the loss scores — so the network never
+sees a NaN and the loss only ever scores values that were observed. MLP recipes (``ae``, the
+default, ``dae``, ...) read the record as ``[values, visibility flags]`` (the MLP's
+``mask_input``); ``remasker`` is ReMasker's per-feature-token transformer
+(``parts/feature_transformer.py``), which leaves the hidden entries' tokens out.
 How the defaults were chosen (the MLP won): ``benchmarks/results/imp_design.md``.
 
 Observed values are returned bit for bit; only NaN entries are filled.
@@ -67,7 +70,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, Autoencod
     """Fill missing values (NaN) with a masked autoencoder trained by re-masking.
 
     Defaults were chosen with protocol IMP (``benchmarks/imp.py``): an MLP on
-    ``[values, observed flags]`` (two hidden layers, latent 64, mirrored) beat the
+    ``[values, visibility flags]`` (two hidden layers, latent 64, mirrored) beat the
     per-feature-token transformer on these small tables and trains several times faster;
     hiding a quarter of the observed entries and scoring every observed entry (not only the
     hidden ones) generalised best; and averaging three seeds removes most of the
@@ -80,7 +83,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, Autoencod
     Parameters
     ----------
     recipe : str, default="ae"
-        Any recipe name from ``autoencoding.RECIPES``: ``ae`` (an MLP on ``[values, observed
+        Any recipe name from ``autoencoding.RECIPES``: ``ae`` (an MLP on ``[values, visibility
         flags]``), ``remasker`` (the per-feature-token transformer of ReMasker), ``dae``, ...
         The corruption is always the re-masking one.
     mask_rate : float, default=0.25
@@ -169,11 +172,14 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, Autoencod
 
     def _model_config(self, d: int):
         over = self._overrides(d)
-        cfg = model_config(self.recipe, [2, d], (-1.0, 1.0), over)
+        cfg = model_config(self.recipe, [d], (-1.0, 1.0), over)
         if cfg.encoder["name"] == "mlp":
-            if self.hidden is not None or "hidden" not in (over.get("encoder") or {}):
+            user_enc = over.get("encoder") or {}
+            # the flags of what is hidden are what lets an MLP tell a hidden 0 from a value
+            over["encoder"] = {**cfg.encoder, "mask_input": user_enc.get("mask_input", True)}
+            if self.hidden is not None or "hidden" not in user_enc:
                 hidden = [int(h) for h in (self.hidden or [default_width(d)] * 2)]
-                over["encoder"] = {**cfg.encoder, "hidden": hidden}
+                over["encoder"]["hidden"] = hidden
                 over["decoder"] = {**cfg.decoder, "hidden": hidden}
             if self.latent_dim is None and "latent_dim" not in (self.model or {}):
                 over["latent_dim"] = 64
@@ -181,7 +187,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, Autoencod
             if self.latent_dim is None and "latent_dim" not in (self.model or {}):
                 # keep the full token grid: the decoder sees every visible token's output
                 over["latent_dim"] = d * int(cfg.encoder["embed_dim"])
-        return model_config(self.recipe, [2, d], (-1.0, 1.0), over)
+        return model_config(self.recipe, [d], (-1.0, 1.0), over)
 
     # -- fit ------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -200,7 +206,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, Autoencod
             scale = np.nanstd(x, 0)
         scale[~(scale > 1e-8)] = 1.0  # constant (or single-valued) columns pass through
         self.center_, self.scale_ = center.astype(np.float64), scale.astype(np.float64)
-        table = self._masked(x)
+        table = self._scaled(x)
         table = table[observed.any(1)]  # rows with nothing observed teach nothing
         d = x.shape[1]
         mcfg = self._model_config(d)
@@ -215,10 +221,9 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, Autoencod
         )
         return self
 
-    def _masked(self, x: np.ndarray) -> np.ndarray:
-        observed = ~np.isnan(x)
-        xs = np.where(observed, (x - self.center_) / self.scale_, 0.0)
-        return np.stack([xs, observed], axis=1)
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        """Standardized, NaN kept as the missing-value marker."""
+        return (x - self.center_) / self.scale_
 
     # -- transform ------------------------------------------------------------------------
     def transform(self, X: Any) -> np.ndarray:
@@ -230,9 +235,9 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, Autoencod
         if not missing.any():
             return out
         rows = np.flatnonzero(missing.any(1))
-        table = as_input(self._masked(x[rows]))
+        table = as_input(self._scaled(x[rows]))
         with torch_threads(self.n_jobs):
-            preds = [batched(m.reconstruct, table)[:, 0].numpy() for m in self.estimators_]
+            preds = [batched(m.reconstruct, table).numpy() for m in self.estimators_]
         pred = np.mean(preds, axis=0) * self.scale_ + self.center_
         sub = out[rows]
         sub[missing[rows]] = pred[missing[rows]]

@@ -11,8 +11,9 @@ Tabular Data" (NeurIPS 2021)::
 
 The encoder attends over the *visible* features only (a key-padding mask, so each row uses
 its own number of visible tokens); the always-visible [cls] token keeps attention defined for
-rows with nothing observed. Inputs are a complete ``(B, d)`` table or a masked table
-``(B, 2, d)`` (values, observed flag: see ``parts/remask.py``).
+rows with nothing observed. Inputs are tables ``(B, d)``; which features are visible comes
+from the corruption record (``Corrupted.hidden``, see ``parts/remask.py``; None = all), so the
+values at hidden features never reach the network.
 
 The code handed to the bottleneck is the flattened ``d × embed_dim`` grid; a smaller
 ``latent_dim`` adds a linear projection (and the decoder a linear expansion back).
@@ -27,8 +28,7 @@ import torch
 from torch import nn
 
 from ..config import require
-from .base import DECODERS, ENCODERS, Decoder, Encoder
-from .remask import split_masked
+from .base import DECODERS, ENCODERS, Corrupted, Decoder, Encoder
 
 
 @dataclass
@@ -60,11 +60,16 @@ class FeatureTransformerConfig:
 
 def _n_features(shape: tuple[int, ...], part: str) -> int:
     require(
-        len(shape) == 1 or (len(shape) == 2 and shape[0] == 2),
-        f"{part}: expects table rows shaped [features] or masked tables shaped [2, features], "
-        f"got {list(shape)}",
+        len(shape) == 1 and shape[0] is not None,
+        f"{part}: expects table rows shaped [features], got {list(shape)}"
+        + (
+            " (the masked tables [2, features] of release 0.1 are now tables [features] with "
+            "NaN at the missing entries)"
+            if len(shape) == 2 and shape[0] == 2
+            else ""
+        ),
     )
-    return shape[-1]
+    return shape[0]
 
 
 class Block(nn.Module):
@@ -137,8 +142,19 @@ class FeatureTransformerEncoder(Encoder):
         self.blocks = Blocks(cfg)
         self.proj = nn.Linear(d * e, out_features) if out_features != d * e else nn.Identity()
 
+    def encode(self, c: Corrupted) -> torch.Tensor:
+        """Tokens of the features not in ``c.hidden`` (None = all visible)."""
+        visible = None if c.hidden is None else ~c.hidden.flatten(1)
+        return self.tokens(c.x, visible)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values, visible = split_masked(x)
+        """Every feature visible."""
+        return self.tokens(x, None)
+
+    def tokens(self, x: torch.Tensor, visible: torch.Tensor | None) -> torch.Tensor:
+        values = x.flatten(1)
+        if visible is None:
+            visible = torch.ones_like(values, dtype=torch.bool)
         values = torch.where(visible, values, 0.0)
         tokens = values.unsqueeze(-1) * self.weight + self.bias  # (B, d, e)
         tokens = torch.cat([self.cls.expand(len(x), -1, -1), tokens], dim=1)
@@ -164,16 +180,14 @@ class FeatureTransformerDecoder(Decoder):
         super().__init__()
         d, e = _n_features(output_shape, "feature_transformer decoder"), cfg.embed_dim
         self.d, self.e = d, e
-        self.channels = output_shape[0] if len(output_shape) == 2 else 1
         self.factor = factor
         self.inp = nn.Linear(latent_dim, d * e) if latent_dim != d * e else nn.Identity()
         self.pos = nn.Parameter(torch.zeros(1, d, e).normal_(std=0.02))
         self.blocks = Blocks(cfg)
-        self.head = nn.Linear(e, factor * self.channels)
+        self.head = nn.Linear(e, factor)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         grid = self.inp(z).view(len(z), self.d, self.e) + self.pos
-        out = self.head(self.blocks(grid))  # (B, d, factor·channels)
-        # flat layout expected by the reconstruction: (factor, channels, d)
-        out = out.view(len(z), self.d, self.factor, self.channels).permute(0, 2, 3, 1)
-        return out.flatten(1)
+        out = self.head(self.blocks(grid))  # (B, d, factor)
+        # the layout the model views as (B, factor, d)
+        return out.transpose(1, 2).flatten(1)

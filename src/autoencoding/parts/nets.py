@@ -22,7 +22,7 @@ from torch import nn
 
 from ..config import require
 from ..errors import AutoencodingError
-from .base import DECODERS, ENCODERS, Decoder, Encoder
+from .base import DECODERS, ENCODERS, Corrupted, Decoder, Encoder
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -46,6 +46,11 @@ class MLPConfig:
     auto_width(features)."""
     activation: Literal["relu", "gelu", "tanh", "sigmoid", "elu", "silu"] = "relu"
     """Nonlinearity between layers."""
+    mask_input: bool = False
+    """Encoder only (a mirrored decoder ignores it): also feed the visibility flags of the
+    corruption record (1 = visible, 0 = in ``Corrupted.hidden``) as d more inputs. A hidden
+    entry reaches the net as 0, which alone an MLP cannot tell from an observed 0; with the
+    flags it can (the tabular imputer sets this: it is what makes an MLP impute)."""
 
     def validate(self) -> None:
         if self.hidden is not None:
@@ -87,10 +92,26 @@ class MLPEncoder(Encoder):
         super().__init__()
         self.cfg = cfg
         n = math.prod(input_shape)
-        self.net = _mlp([n, *cfg.widths(n), out_features], cfg.activation)
+        self.n_features = n
+        inputs = 2 * n if cfg.mask_input else n
+        self.net = _mlp([inputs, *cfg.widths(n), out_features], cfg.activation)
+
+    def net_input(self, c: Corrupted) -> torch.Tensor:
+        """What the net reads from a record: ``x`` flat, then (``mask_input``) the
+        visibility flags ``~hidden`` (all ones when nothing is hidden)."""
+        x = c.x.flatten(1)
+        if not self.cfg.mask_input:
+            return x
+        if c.hidden is None:
+            return torch.cat([x, torch.ones_like(x)], 1)
+        return torch.cat([x, (~c.hidden.flatten(1)).to(x.dtype)], 1)
+
+    def encode(self, c: Corrupted) -> torch.Tensor:
+        return self.net(self.net_input(c))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1))
+        """Every entry of ``x`` visible."""
+        return self.encode(Corrupted(x))
 
     def jacobian_frobenius_sq(self, x: torch.Tensor) -> torch.Tensor:
         """‖∂h/∂x‖²_F per row, exactly, by chaining layer Jacobians from the output side.
@@ -99,13 +120,14 @@ class MLPEncoder(Encoder):
         Multiplying from the output side keeps every product (B, out, width): for a small
         latent this costs about as much as one forward pass per latent dimension, far less
         than the d backward passes of autograd. Falls back to autograd for activations
-        without a closed-form derivative.
+        without a closed-form derivative. With ``mask_input`` the flags are constant inputs
+        (every entry visible): only the derivative with respect to ``x`` counts.
         """
         layers = linears(self.net)
         if self.cfg.activation not in MANUAL_ACTIVATIONS:
             return super().jacobian_frobenius_sq(x)
         derivs = []
-        a = x.flatten(1)
+        a = self.net_input(Corrupted(x))
         for lin in layers[:-1]:
             pre = lin(a)
             if self.cfg.activation == "relu":
@@ -120,6 +142,7 @@ class MLPEncoder(Encoder):
         m = layers[-1].weight.unsqueeze(0)  # (1, out, width)
         for lin, d in zip(reversed(layers[:-1]), reversed(derivs), strict=True):
             m = (m * d.unsqueeze(1)) @ lin.weight  # (B, out, width_prev)
+        m = m[..., : self.n_features]  # the visibility flags are not inputs to differentiate
         if m.shape[0] == 1:
             m = m.expand(x.shape[0], -1, -1)
         return m.pow(2).sum((1, 2))

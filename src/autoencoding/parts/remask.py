@@ -2,29 +2,32 @@
 
 Du, Melo & Wang, "ReMasker: Imputing Tabular Data with Masked Autoencoding" (ICLR 2024)::
 
-    x (values, observed) ─▶ hide a random ``rate`` of the OBSERVED entries ─▶ x̃ (values, visible)
+    x (NaN = missing) ─▶ hide a random ``rate`` of the OBSERVED entries ─▶ x̃, hidden
     loss counts the hidden-but-observed entries only (``where``)
 
 Why: a model trained to recover observed values it was not shown learns E[x_j | the rest]
 for random subsets of "the rest", which is what imputing the truly missing entries needs;
 truly missing entries are never targets because their values are unknown.
 
-Input layouts (the model's ``input_shape``):
+Input: a table batch ``(B, d)`` with NaN at the missing entries (a complete table has none;
+``accepts_missing`` tells the model to let NaN through its input check). The record::
 
-- ``[d]`` — a complete table; every entry counts as observed;
-- ``[2, d]`` — a *masked table*: channel 0 holds the values (anything at missing entries,
-  conventionally 0), channel 1 is 1 where the value was observed and 0 where missing.
+    x       values · visible   (NaN and hidden entries zeroed: the network never sees a NaN)
+    hidden  ~visible           (B, d) bool: missing or re-masked, what the encoder may not use
+    where   hidden & observed  (every observed entry with ``loss_on="observed"``)
+    target  values             (NaN zero-filled; ``where`` never counts those entries)
 
-The output ``x̃`` is always a masked table ``(B, 2, d)``: values zeroed and channel 1 cleared
-wherever the encoder may not look. Every row that has an observed entry keeps at least one
-visible (the reference implementation instead fixed the number of visible tokens at half the
-columns, so rows with fewer observed entries trained on zero-filled missing cells as if they
-were visible inputs and targets).
+Every row that has an observed entry keeps at least one visible (the reference implementation
+instead fixed the number of visible tokens at half the columns, so rows with fewer observed
+entries trained on zero-filled missing cells as if they were visible inputs and targets).
+An encoder reads ``hidden`` to leave those entries out (the feature transformer drops their
+tokens; an MLP with ``mask_input`` takes ``~hidden`` as extra inputs): a hidden entry's value
+is 0, which alone would be indistinguishable from an observed 0.
 
 Unlike the noise corruptions, this one also applies in eval mode, with a fixed seed: the
-forward pass is only used for losses (``encode``/``reconstruct`` skip the corruption), and a
-validation loss needs hidden entries to score — the same ones every epoch, so that early
-stopping compares like with like.
+forward pass is only used for losses (``encode``/``reconstruct`` use :meth:`Remask.observe`,
+which hides only the data's own missing entries), and a validation loss needs hidden entries
+to score — the same ones every epoch, so that early stopping compares like with like.
 """
 
 from __future__ import annotations
@@ -38,12 +41,11 @@ from ..config import require
 from .base import CORRUPTIONS, Corrupted, Corruption
 
 
-def split_masked(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(values, observed) of a complete ``(B, d)`` or masked ``(B, 2, d)`` table batch."""
-    if x.dim() == 3 and x.shape[1] == 2:
-        return x[:, 0], x[:, 1] > 0.5
+def split_missing(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values with NaN zero-filled, observed = not NaN) of a table batch, flattened to (B, d)."""
     flat = x.flatten(1)
-    return flat, torch.ones_like(flat, dtype=torch.bool)
+    observed = ~torch.isnan(flat)
+    return torch.where(observed, flat, 0.0), observed
 
 
 @dataclass
@@ -65,13 +67,14 @@ class Remask(Corruption):
     """Hide a random fraction of the observed entries; the loss scores what was hidden."""
 
     Config = RemaskConfig
+    accepts_missing = True
 
     def __init__(self, cfg: RemaskConfig) -> None:
         super().__init__()
         self.cfg = cfg
 
     def forward(self, x: torch.Tensor) -> Corrupted:
-        values, observed = split_masked(x)
+        values, observed = split_missing(x)
         if self.training:
             r = torch.rand(values.shape, device=values.device)
         else:
@@ -83,11 +86,20 @@ class Remask(Corruption):
         if lost.any():
             keep = torch.where(observed, r, -1.0).argmax(1)
             visible[lost, keep[lost]] = True
-        hidden = observed & ~visible
-        x_tilde = torch.stack([torch.where(visible, values, 0.0), visible.to(values.dtype)], dim=1)
-        counted = hidden if self.cfg.loss_on == "masked" else observed
-        if x.dim() == 3 and x.shape[1] == 2:
-            where = torch.stack([counted, torch.zeros_like(counted)], dim=1)
-        else:
-            where = counted.view(x.shape)
-        return Corrupted(x_tilde, where=where, hidden=hidden)
+        hidden = ~visible
+        where = (hidden & observed) if self.cfg.loss_on == "masked" else observed
+        shape = x.shape
+        return Corrupted(
+            torch.where(visible, values, 0.0).view(shape),
+            where=where.view(shape),
+            hidden=hidden.view(shape),
+            target=values.view(shape),
+        )
+
+    def observe(self, x: torch.Tensor) -> Corrupted:
+        """Inference: every observed entry visible, the missing ones (NaN) hidden."""
+        values, observed = split_missing(x)
+        shape = x.shape
+        return Corrupted(
+            values.view(shape), hidden=(~observed).view(shape), target=values.view(shape)
+        )

@@ -2,9 +2,9 @@
 
 The parts live in ``parts/remask.py`` (the re-masking corruption) and
 ``parts/feature_transformer.py`` (the per-feature-token transformer). The imputer
-(``autoencoding.estimators.MaskedAutoencoderImputer``) trains this recipe on masked tables and
-widens the code to the full token grid; as a plain recipe on a complete table it is a masked
-autoencoder for tabular rows.
+(``autoencoding.estimators.MaskedAutoencoderImputer``) trains this recipe on tables with NaN at
+the missing entries (the corruption hides them) and widens the code to the full token grid; as
+a plain recipe on a complete table it is a masked autoencoder for tabular rows.
 """
 
 from __future__ import annotations

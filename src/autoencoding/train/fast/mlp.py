@@ -90,14 +90,20 @@ def _mlp_supports(part: MLPEncoder | MLPDecoder) -> str | None:
     return None
 
 
-#: net kernels by part type: (supports, forward, backward)
+#: net kernels by part type: (supports, forward, backward). An encoder's forward reads the
+#: corruption record (``MLPEncoder.net_input``: x̃, and the visibility flags with
+#: ``mask_input``), a decoder's the latents.
 NETS: dict[type, tuple[Callable, Callable, Callable]] = {
-    cls: (
+    MLPEncoder: (
         _mlp_supports,
-        lambda part, x: mlp_forward(part.net, part.cfg.activation, x.flatten(1)),
+        lambda part, c: mlp_forward(part.net, part.cfg.activation, part.net_input(c)),
         lambda part, cache, g, need: mlp_backward(part.net, part.cfg.activation, cache, g, need),
-    )
-    for cls in (MLPEncoder, MLPDecoder)
+    ),
+    MLPDecoder: (
+        _mlp_supports,
+        lambda part, z: mlp_forward(part.net, part.cfg.activation, z.flatten(1)),
+        lambda part, cache, g, need: mlp_backward(part.net, part.cfg.activation, cache, g, need),
+    ),
 }
 
 # -- bottlenecks ---------------------------------------------------------------------------
@@ -265,7 +271,7 @@ class MLPStep(FastStep):
     def __call__(self, x: torch.Tensor, step: int) -> ModelOutput:
         m: Any = self.model
         record = m.corruption(x)
-        h, enc_cache = self.enc[1](m.encoder, record.x)
+        h, enc_cache = self.enc[1](m.encoder, record)
         z, losses, stats, b_cache = self.bn[0](m.bottleneck, h, step)
         out, dec_cache = self.dec[1](m.decoder, z)
         target = (x if record.target is None else record.target).flatten(1)
