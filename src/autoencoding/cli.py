@@ -564,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    if vars(args).get("func") is None:
         args = parser.parse_args(["train", *(argv or [])])
     sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
     from threadpoolctl import threadpool_limits

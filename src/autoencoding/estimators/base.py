@@ -239,7 +239,8 @@ class AutoencoderEstimatorBase(BaseEstimator):
         ``batch_size`` and ``lr`` (where not None), ``defaults``, the user's ``train`` dict.
         """
         seed = seed_from(self.random_state)
-        own = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr")}
+        params = self.get_params(deep=False)
+        own = {k: params[k] for k in ("epochs", "batch_size", "lr")}
         defaults = {**{k: v for k, v in own.items() if v is not None}, **defaults}
         if "batch_size" in defaults:  # a table smaller than a batch trains on whole-table batches
             defaults["batch_size"] = int(min(defaults["batch_size"], len(x)))
