@@ -222,3 +222,10 @@ def test_trainer_runs_the_declared_hooks(tmp_path):
     assert float(model.corruption.scale) < 2.0  # its own optimizer moved it toward 1
     assert "train/aux_loss" in history[-1]
     assert isinstance(model.corruption, Part)
+
+
+def test_a_part_on_the_wrong_layout_is_refused_at_build_time():
+    # flat rows with a spatial latent: an MLP encoder produces flat codes only
+    cfg = ModelConfig(input_shape=[16], latent_dim=[4, None, None])
+    with pytest.raises(AutoencodingError, match=r"encoder 'mlp' works on flat data .* \[4, null"):
+        Autoencoder(cfg)

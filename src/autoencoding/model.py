@@ -35,6 +35,7 @@ from .parts.base import (
     Encoder,
     Part,
     build,
+    check_layout,
     normalize_spec,
 )
 from .parts.reconstruction import Reconstruction
@@ -206,6 +207,11 @@ class Autoencoder(nn.Module):
             factor=self.reconstruction.params_per_feature,
         )
         self.regularizers = nn.ModuleList(build(REGULARIZERS, r) for r in c.regularizers)
+        latent = c.latent_shape
+        check_layout(self.encoder, "encoder", self.encoder.consumes, self.input_shape)
+        check_layout(self.encoder, "encoder", self.encoder.produces, latent)
+        check_layout(self.decoder, "decoder", self.decoder.consumes, latent)
+        check_layout(self.decoder, "decoder", self.decoder.produces, self.input_shape)
         # Parts that share weights with a sibling (tied encoder/decoder, the SAE's decoder bias
         # subtracted in the encoder) link to it here, after every part exists.
         for part in self.parts():

@@ -52,6 +52,20 @@ class NoOptions:
 #: What a part consumes or produces, by layout of one batch:
 #: flat (B, D), tokens (B, N, D), spatial (B, C, h, w), series (B, C, T); "any" takes every one.
 LAYOUTS = ("flat", "tokens", "spatial", "series", "any")
+#: dimensions of one sample (or latent) of each layout, batch axis excluded
+LAYOUT_RANK = {"flat": 1, "tokens": 2, "series": 2, "spatial": 3}
+
+
+def check_layout(part: Part, role: str, layout: str, shape: tuple[int | None, ...]) -> None:
+    """Refuse a part whose declared layout cannot hold ``shape`` (one clear message at
+    build time instead of a shape error deep inside torch)."""
+    rank = LAYOUT_RANK.get(layout)
+    if rank is not None and rank != len(shape):
+        sizes = ", ".join("null" if s is None else str(s) for s in shape)
+        raise AutoencodingError(
+            f"{role} {type(part).registry_name!r} works on {layout} data ({rank} dimension(s) "
+            f"per sample), got shape [{sizes}]"
+        )
 
 
 @dataclass
