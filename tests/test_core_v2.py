@@ -229,3 +229,18 @@ def test_a_part_on_the_wrong_layout_is_refused_at_build_time():
     cfg = ModelConfig(input_shape=[16], latent_dim=[4, None, None])
     with pytest.raises(AutoencodingError, match=r"encoder 'mlp' works on flat data .* \[4, null"):
         Autoencoder(cfg)
+
+
+def test_run_samples_from_a_stochastic_bottleneck_only_when_asked():
+    torch.manual_seed(0)
+    vae = Autoencoder(ModelConfig(input_shape=[6], latent_dim=2,
+                                  bottleneck={"name": "gaussian"}))  # fmt: skip
+    x = torch.randn(5, 6)
+    vae.eval()
+    mean = vae.run(x, decode=False).bottleneck
+    drawn = vae.run(x, sample=True, decode=False).bottleneck
+    assert torch.equal(mean.z, mean.params["mean"])
+    assert not torch.allclose(drawn.z, mean.z)  # a posterior draw, not the mean
+    assert not vae.bottleneck.training  # the module's mode is restored
+    vae.train()
+    assert torch.equal(vae.run(x, sample=False, decode=False).bottleneck.z, mean.z)
