@@ -411,3 +411,13 @@ def test_bad_input_gives_one_line_and_exit_code_2(case, tmp_path, vae_run, ae_ru
     assert len(lines) == 1, err
     assert lines[0].startswith(f"autoencoding {argv[0]}: error: ")
     assert expected in lines[0]
+
+
+def test_scientific_notation_is_a_number_in_set_and_yaml(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_text("lr: 1e-3\n")
+    argv = ["train", "ae", "--data", "iris", "--epochs", "1", "--quiet", "--out", tmp_path / "r",
+            "--config", tmp_path / "c.yaml", "--set", "train.weight_decay=2E-4"]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    train = json.loads((tmp_path / "r" / "config.json").read_text())["info"]["train"]
+    assert train["lr"] == 1e-3 and train["weight_decay"] == 2e-4

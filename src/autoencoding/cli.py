@@ -63,9 +63,7 @@ def _read_config_file(path: str | None) -> dict[str, Any]:
 
             doc = tomllib.loads(text)
         elif p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            doc = yaml.safe_load(text) or {}
+            doc = _yaml_load(text) or {}
         else:
             raise AutoencodingError(f"--config: expected a .toml, .yaml or .yml file, got {path!r}")
     except AutoencodingError:
@@ -77,11 +75,31 @@ def _read_config_file(path: str | None) -> dict[str, Any]:
     return {k.replace("-", "_"): v for k, v in doc.items()}
 
 
-def _parse_value(text: str) -> Any:
+#: YAML 1.1 (PyYAML) reads 1e-3 as text: its float pattern wants a dot. Every float spelling
+#: that Python and TOML accept (1e-3, 1E5, .5, 2.) is a number here.
+_YAML_FLOAT = r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$"""
+
+
+def _yaml_load(text: str) -> Any:
+    import re
+
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(_YAML_FLOAT, re.X), list("-+0123456789.")
+    )
+    return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def _parse_value(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return _yaml_load(text)
     except Exception:
         return text
 
