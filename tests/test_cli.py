@@ -421,3 +421,17 @@ def test_scientific_notation_is_a_number_in_set_and_yaml(tmp_path, capsys):
     assert code == 0, err
     train = json.loads((tmp_path / "r" / "config.json").read_text())["info"]["train"]
     assert train["lr"] == 1e-3 and train["weight_decay"] == 2e-4
+
+
+def test_array_outputs_are_written_exactly_where_asked(vae_run, tmp_path, capsys):
+    import pandas as pd
+
+    code, out, _ = run(["encode", vae_run, "--data", "digits", "--out", tmp_path / "z.parquet"],
+                       capsys)  # fmt: skip
+    assert code == 0 and f"to {tmp_path / 'z.parquet'}" in out
+    assert pd.read_parquet(tmp_path / "z.parquet").shape == (1797, 8)
+    assert not (tmp_path / "z.parquet.npy").exists()
+    # an unknown suffix is refused before any work, naming what is accepted
+    code, _, err = run(["encode", vae_run, "--data", "digits", "--out", tmp_path / "z.txt"], capsys)
+    assert code == 2 and "unknown file type '.txt'" in err and ".parquet" in err
+    assert not list(tmp_path.glob("z.txt*"))

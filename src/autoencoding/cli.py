@@ -376,21 +376,46 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+#: what --out may name for arrays, by suffix (written exactly where asked)
+ARRAY_SUFFIXES = (".npy", ".csv", ".parquet", ".pq")
+
+
+def _check_out(path: str) -> Path:
+    """The --out path for an array, checked before any work starts."""
+    p = Path(path)
+    if p.suffix.lower() not in ARRAY_SUFFIXES:
+        raise AutoencodingError(
+            f"--out {path}: unknown file type {p.suffix or '(none)'!r}; expected a name ending "
+            f"in {', '.join(ARRAY_SUFFIXES)}"
+        )
+    if p.is_dir():
+        raise AutoencodingError(f"--out {path}: is a folder; give a file name")
+    return p
+
+
 def _write_array(path: str, arr) -> None:
     import numpy as np
 
-    p = Path(path)
+    p = _check_out(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    if p.suffix == ".csv":
-        np.savetxt(p, arr.reshape(len(arr), -1), delimiter=",", fmt="%.7g")
+    flat = arr.reshape(len(arr), -1)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        np.savetxt(p, flat, delimiter=",", fmt="%.7g")
+    elif suffix == ".npy":
+        with open(p, "wb") as fh:  # a file handle: np.save would append .npy to other names
+            np.save(fh, arr)
     else:
-        np.save(p, arr)
+        import pandas as pd
+
+        pd.DataFrame(flat, columns=[f"c{i}" for i in range(flat.shape[1])]).to_parquet(p)
     print(f"wrote {arr.shape} to {p}")
 
 
 def cmd_encode(args, parser) -> int:
     from . import api
 
+    _check_out(args.out)
     trained = api.load(args.run)
     x = _load_x(args.data, trained.info, args.columns).x
     _write_array(args.out, trained.encode(x, codes=args.codes))
@@ -400,6 +425,7 @@ def cmd_encode(args, parser) -> int:
 def cmd_reconstruct(args, parser) -> int:
     from . import api
 
+    _check_out(args.out)
     trained = api.load(args.run)
     x = _load_x(args.data, trained.info, args.columns).x
     _write_array(args.out, trained.reconstruct(x))
@@ -411,6 +437,7 @@ def cmd_sample(args, parser) -> int:
 
     if args.n < 1:
         raise AutoencodingError(f"-n must be >= 1, got {args.n}")
+    _check_out(args.out)
     trained = api.load(args.run)
     _write_array(args.out, trained.sample(args.n, seed=args.seed))
     return 0
@@ -544,7 +571,11 @@ def build_parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=helptext, description=f"{helptext} of --data.")
         c.add_argument("run", help="run / model folder")
         c.add_argument("--data", required=True, help="data source (as for train)")
-        c.add_argument("--out", required=True, help="output .npy (or .csv)")
+        c.add_argument(
+            "--out",
+            required=True,
+            help="output file: .npy, .csv or .parquet (written exactly there)",
+        )
         c.add_argument("--columns", default=None, help="comma-separated columns")
         if name == "encode":
             c.add_argument(
@@ -559,7 +590,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("run", help="run / model folder")
     s.add_argument("-n", type=int, default=16, help="number of samples")
-    s.add_argument("--out", default="samples.npy", help="output .npy (or .csv)")
+    s.add_argument(
+        "--out",
+        default="samples.npy",
+        help="output file: .npy, .csv or .parquet (written exactly there)",
+    )
     s.add_argument("--seed", type=int, default=0, help="seed of the draws")
     s.set_defaults(func=cmd_sample)
 
