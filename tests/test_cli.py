@@ -435,3 +435,22 @@ def test_array_outputs_are_written_exactly_where_asked(vae_run, tmp_path, capsys
     code, _, err = run(["encode", vae_run, "--data", "digits", "--out", tmp_path / "z.txt"], capsys)
     assert code == 2 and "unknown file type '.txt'" in err and ".parquet" in err
     assert not list(tmp_path.glob("z.txt*"))
+
+
+def test_help_and_argument_errors_do_not_start_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from autoencoding.cli import main\n"
+        "for argv in (['--help'], ['train', '--help'], ['sae', '--help'],\n"
+        "             ['train', '--epochs', 'x']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-500:]

@@ -1,12 +1,33 @@
-"""autoencoding: one library and command line for the whole autoencoder family."""
+"""autoencoding: one library and command line for the whole autoencoder family.
+
+The public names below load on first use (PEP 562), so ``autoencoding --help`` and argument
+errors answer without starting torch; ``import autoencoding as ae; ae.fit(...)`` works as
+usual.
+"""
+
+from __future__ import annotations
+
+from ._lazy import lazy_names
+from .errors import AutoencodingError, TrainingDiverged
 
 __version__ = "0.1.0"
 
-from . import parts  # noqa: F401  (registers the built-in parts)
-from .api import PosteriorCollapseWarning, TrainedModel, fit, load
-from .errors import AutoencodingError, TrainingDiverged
-from .model import Autoencoder, ModelConfig, ModelOutput
-from .recipes import RECIPES, Recipe, get_recipe, resolve
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "PosteriorCollapseWarning": ".api",
+        "TrainedModel": ".api",
+        "fit": ".api",
+        "load": ".api",
+        "Autoencoder": ".model",
+        "ModelConfig": ".model",
+        "ModelOutput": ".model",
+        "RECIPES": ".recipes",
+        "Recipe": ".recipes",
+        "get_recipe": ".recipes",
+        "resolve": ".recipes",
+    },
+)
 
 __all__ = [
     "RECIPES",

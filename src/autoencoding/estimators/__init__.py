@@ -6,8 +6,15 @@ name, and seeds everything from ``random_state``.
         AutoencoderEmbedder, AutoencoderOutlierDetector, MaskedAutoencoderImputer)
 """
 
-from .embedder import AutoencoderEmbedder
-from .imputer import MaskedAutoencoderImputer
-from .outlier import AutoencoderOutlierDetector
+from .._lazy import lazy_names
+
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "AutoencoderEmbedder": ".embedder",
+        "MaskedAutoencoderImputer": ".imputer",
+        "AutoencoderOutlierDetector": ".outlier",
+    },
+)
 
 __all__ = ["AutoencoderEmbedder", "AutoencoderOutlierDetector", "MaskedAutoencoderImputer"]

@@ -1,17 +1,36 @@
 """Interpretability: activations from transformer models, activation stores, SAE training and
 analysis. The transformer parts need the ``interp`` extra (Hugging Face ``transformers``)."""
 
-from .cache import cache_activations
-from .corpus import builtin_corpus, read_texts
-from .external import load_external
-from .features import write_feature_browser
-from .metrics import feature_overlap, matched_cosine, mmcs
-from .models import hook_points, load_model, run_with_hooks
-from .multi import SAEGroup, ZippedBatches
-from .splice import patch, spliced_metrics, steer
-from .store import ActivationStore, StoreBatches, StoreWriter, store_from_array
-from .toy import ToySuperposition
-from .train import evaluate_sae, train_sae
+from .._lazy import lazy_names
+
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "cache_activations": ".cache",
+        "builtin_corpus": ".corpus",
+        "read_texts": ".corpus",
+        "load_external": ".external",
+        "write_feature_browser": ".features",
+        "feature_overlap": ".metrics",
+        "matched_cosine": ".metrics",
+        "mmcs": ".metrics",
+        "hook_points": ".models",
+        "load_model": ".models",
+        "run_with_hooks": ".models",
+        "SAEGroup": ".multi",
+        "ZippedBatches": ".multi",
+        "patch": ".splice",
+        "spliced_metrics": ".splice",
+        "steer": ".splice",
+        "ActivationStore": ".store",
+        "StoreBatches": ".store",
+        "StoreWriter": ".store",
+        "store_from_array": ".store",
+        "ToySuperposition": ".toy",
+        "evaluate_sae": ".train",
+        "train_sae": ".train",
+    },
+)
 
 __all__ = [
     "ActivationStore",
