@@ -53,3 +53,14 @@ def rng() -> np.random.Generator:
 @pytest.fixture
 def torch_gen() -> torch.Generator:
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def free_port() -> str:
+    """A TCP port nobody listens on now, for a torchrun rendezvous: a fixed port clashes with
+    another test run on the same machine."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])

@@ -179,7 +179,7 @@ if rank == 0:
 """
 
 
-def test_ddp_two_processes_match_single_process(tmp_path):
+def test_ddp_two_processes_match_single_process(tmp_path, free_port):
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
@@ -194,7 +194,7 @@ def test_ddp_two_processes_match_single_process(tmp_path):
             "--nproc-per-node",
             "2",
             "--master-port",
-            "29517",
+            free_port,
             str(script),
             str(double),
         ],

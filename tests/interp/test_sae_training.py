@@ -107,7 +107,7 @@ if is_main():
 """
 
 
-def test_ddp_two_processes_match_single_process(tmp_path):
+def test_ddp_two_processes_match_single_process(tmp_path, free_port):
     store, _ = toy_store(tmp_path)
     script = tmp_path / "ddp_sae.py"
     script.write_text(DDP_SCRIPT)
@@ -123,7 +123,7 @@ def test_ddp_two_processes_match_single_process(tmp_path):
             "--nproc-per-node",
             "2",
             "--master-port",
-            "29533",
+            free_port,
             *args,
             str(double),
         ],

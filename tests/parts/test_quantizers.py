@@ -432,7 +432,7 @@ dist.destroy_process_group()
 
 
 @pytest.mark.slow  # two torch processes start in ~10-20 s
-def test_codebooks_stay_identical_across_torchrun_processes(tmp_path):
+def test_codebooks_stay_identical_across_torchrun_processes(tmp_path, free_port):
     import os
     import subprocess
     import sys
@@ -449,7 +449,7 @@ def test_codebooks_stay_identical_across_torchrun_processes(tmp_path):
         "--nproc-per-node",
         "2",
         "--master-port",
-        "29541",
+        free_port,
         str(script),
         str(tmp_path / "state"),
     ]
