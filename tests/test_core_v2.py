@@ -244,3 +244,21 @@ def test_run_samples_from_a_stochastic_bottleneck_only_when_asked():
     assert not vae.bottleneck.training  # the module's mode is restored
     vae.train()
     assert torch.equal(vae.run(x, sample=False, decode=False).bottleneck.z, mean.z)
+
+
+def test_huge_finite_values_scale_in_float64_and_decode_refuses_nan():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    x[:, 2] = 1e30 * (1 + 0.1 * rng.normal(size=200))  # a float32 variance would be inf
+    m = ae.fit("ae", x, train={"epochs": 2, "progress": False})
+    assert np.isfinite(m.scaler.scale).all()
+    assert np.isfinite(m.encode(x[:5])).all() and np.isfinite(m.reconstruct(x[:5])).all()
+    with pytest.raises(AutoencodingError, match="decode: latents hold NaN or inf"):
+        m.decode(np.full((2, 8), np.nan))
+    from autoencoding.data import Scaler
+
+    tiny = Scaler("standard", [0.0] * 4, [1e-20] * 4)  # 1e30 / 1e-20 does not fit in float32
+    with pytest.raises(AutoencodingError, match="feature 2: .* beyond what float32 holds"):
+        tiny.transform(x)
+    with pytest.raises(AutoencodingError, match="scale must be finite and non-zero"):
+        Scaler("standard", [0.0] * 4, [1.0, 0.0, 1.0, 1.0])

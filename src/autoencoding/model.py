@@ -393,6 +393,11 @@ class Autoencoder(nn.Module):
             # integer codes (quantized bottlenecks): the bottleneck maps them back to latents
             z = self._eval_call(self.bottleneck.decode_codes, z)
         z = z.to(next(self.parameters()).dtype)
+        if not torch.isfinite(z).all():
+            bad = (~torch.isfinite(z)).nonzero()[0].tolist()
+            raise AutoencodingError(
+                f"decode: latents hold NaN or inf (first at index {bad}); expected finite values"
+            )
         lat = self.config.latent_shape
         fits = z.dim() == len(lat) + 1 and all(
             s is None or s == t for s, t in zip(lat, z.shape[1:], strict=True)

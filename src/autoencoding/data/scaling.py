@@ -20,6 +20,16 @@ class Scaler:
     shift: list[float] | float = 0.0
     scale: list[float] | float = 1.0
 
+    def __post_init__(self) -> None:
+        for name, value in (("shift", self.shift), ("scale", self.scale)):
+            v = np.asarray(value, dtype=np.float64)
+            if not np.isfinite(v).all() or (name == "scale" and (v == 0).any()):
+                raise AutoencodingError(
+                    f"scaler {self.kind!r}: its {name} must be finite"
+                    + (" and non-zero" if name == "scale" else "")
+                    + f", got {v.tolist() if v.ndim else float(v)}"
+                )
+
     @classmethod
     def fit(
         cls, kind: str, x: np.ndarray, value_range: tuple[float, float] | None = None
@@ -33,7 +43,8 @@ class Scaler:
                 kind = "none"
             else:
                 kind = "standard"
-        flat = x.reshape(len(x), -1)
+        # float64 statistics: a float32 variance of values near 1e20 already overflows to inf
+        flat = x.reshape(len(x), -1).astype(np.float64)
         if kind == "none":
             return cls("none")
         if kind == "range":
@@ -54,8 +65,8 @@ class Scaler:
         )
 
     def _arrays(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-        shift = np.asarray(self.shift, dtype=np.float32)
-        scale = np.asarray(self.scale, dtype=np.float32)
+        shift = np.asarray(self.shift, dtype=np.float64)
+        scale = np.asarray(self.scale, dtype=np.float64)
         if shift.ndim and shift.shape[0] != n_features:
             raise AutoencodingError(
                 f"scaler was fitted on {shift.shape[0]} features, data has {n_features}"
@@ -67,7 +78,16 @@ class Scaler:
             return x.astype(np.float32, copy=False)
         flat = x.reshape(len(x), -1)
         shift, scale = self._arrays(flat.shape[1])
-        return ((flat - shift) / scale).astype(np.float32).reshape(x.shape)
+        out = (flat.astype(np.float64) - shift) / scale
+        too_big = np.abs(out) > np.finfo(np.float32).max
+        if too_big.any():
+            j = int(np.argwhere(too_big)[0][1])
+            raise AutoencodingError(
+                f"feature {j}: after {self.kind} scaling its values reach "
+                f"{float(np.abs(out[:, j]).max()):.3g}, beyond what float32 holds (3.4e38); "
+                f"rescale that feature (e.g. take its log) or use scaling 'standard'"
+            )
+        return out.astype(np.float32).reshape(x.shape)
 
     def inverse_transform(self, x: np.ndarray) -> np.ndarray:
         if self.kind == "none":
