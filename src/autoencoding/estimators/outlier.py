@@ -216,7 +216,11 @@ class AutoencoderOutlierDetector(OutlierMixin, AutoencoderEstimatorBase):
             self.member_center_ = raw.mean(1)
             self.member_scale_ = np.maximum(raw.std(1), 1e-12)
             self.decision_scores_ = self._combine(raw)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        q = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        # Scores within float rounding of the quantile are ties, not outliers: identical rows
+        # (a table without variance) score equal up to rounding and must not be flagged at
+        # random.
+        self.threshold_ = q + 1e-6 * max(1.0, abs(q))
         self.offset_ = -self.threshold_
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
