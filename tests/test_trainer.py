@@ -283,3 +283,35 @@ def test_fit_derives_sae_learning_rate_and_warmup_from_width_and_run_length():
         train={"epochs": 1, "lr": 1e-3, "progress": False, "val_fraction": 0},
     )
     assert given.info["train"]["lr"] == 1e-3
+
+
+@BOTTLENECKS.register("test-nan-weight-after")
+class _NanWeightAfter(Bottleneck):
+    """Identity whose (unused) parameter turns NaN at step ``fail_at`` while the loss stays
+    finite: the weights are poisoned before any loss shows it."""
+
+    Config = _Opts
+
+    def __init__(self, cfg, latent_dim):
+        super().__init__(latent_dim)
+        self.cfg = cfg
+        self.spare = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, h, step=None):
+        if step is not None and step >= self.cfg.fail_at:
+            with torch.no_grad():
+                self.spare.fill_(float("nan"))
+        return BottleneckOutput(z=h)
+
+
+def test_a_checkpoint_never_holds_non_finite_weights(tmp_path):
+    x = _data(n=64)
+    m = _model(bottleneck={"name": "test-nan-weight-after", "fail_at": 5})
+    cfg = TrainConfig(epochs=5, batch_size=16, progress=False, checkpoint_every=2)
+    with pytest.raises(TrainingDiverged, match=r"weights became non-finite at step 6.*step 4"):
+        Trainer(m, cfg, tmp_path).fit(x)
+    from safetensors.torch import load_file
+
+    kept = load_file(str(tmp_path / CHECKPOINT))
+    weights = [v for k, v in kept.items() if k.startswith("model.")]
+    assert weights and all(torch.isfinite(w).all() for w in weights)  # it resumes

@@ -282,6 +282,22 @@ class Trainer:
     def _save(self, st: RunState, at_epoch: int, at_batch: int) -> None:
         if self.checkpoint_path is None or self.rank != 0:
             return
+        # A finite loss can still be followed by an update that sends weights to inf/NaN; such
+        # weights must never replace the last good checkpoint (resuming would diverge again).
+        with torch.no_grad():
+            bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            kept = (
+                f"the last good checkpoint (step {st.last_saved}) is kept at "
+                f"{self.checkpoint_path}"
+                if self.checkpoint_path.exists()
+                else "no checkpoint had been written yet"
+            )
+            raise TrainingDiverged(
+                f"weights became non-finite at step {st.step} (epoch {st.epoch}; {bad[0]}"
+                f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); training stopped and "
+                f"{kept}. Try a lower lr or grad_clip."
+            )
         state = st.checkpoint_state(self.history)
         state.update(epoch=at_epoch, batch=at_batch)
         save_checkpoint(self.checkpoint_path, self.model, self.opt, state, self.aux_opt)
