@@ -454,3 +454,25 @@ def test_help_and_argument_errors_do_not_start_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-500:]
+
+
+def test_a_run_folder_is_never_overwritten_silently(tmp_path, capsys):
+    out = tmp_path / "A"
+    base = ["--data", "iris", "--epochs", "1", "--quiet", "--out", out]
+    assert run(["train", "vae", *base], capsys)[0] == 0
+    (out / "stale.png").write_bytes(b"old figure")
+    before = (out / "model.safetensors").read_bytes()
+    code, _, err = run(["train", "ae", *base], capsys)  # another run into the same folder
+    assert code == 2 and "already holds a run" in err and "--overwrite" in err
+    assert (out / "model.safetensors").read_bytes() == before  # nothing was touched
+    code, _, err = run(["train", "ae", *base, "--overwrite"], capsys)
+    assert code == 0, err
+    assert not (out / "stale.png").exists()  # the new run starts in a clean folder
+    assert json.loads((out / "config.json").read_text())["recipe"] == "ae"
+    # a non-empty folder that is not a run is never emptied
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "thesis.tex").write_text("precious")
+    code, _, err = run(["train", "ae", "--data", "iris", "--epochs", "1", "--quiet",
+                        "--out", other, "--overwrite"], capsys)  # fmt: skip
+    assert code == 2 and "holds no run" in err and (other / "thesis.tex").exists()

@@ -97,6 +97,36 @@ def _yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
+#: files a run folder holds: what makes a folder a run that --overwrite may clear
+RUN_MARKERS = ("config.json", "model.safetensors", "checkpoint.safetensors", "metrics.jsonl")
+
+
+def _claim_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Make sure training into ``out`` loses nothing: an existing run is continued only with
+    --resume and replaced only with --overwrite (which empties it first, so no file of the
+    old run lingers); a folder that is not a run is never emptied."""
+    if out.exists() and not out.is_dir():
+        raise AutoencodingError(f"--out {out}: is a file; give a folder for the run")
+    if resume and overwrite:
+        raise AutoencodingError("--resume and --overwrite contradict each other; pick one")
+    if resume or not out.exists() or not any(out.iterdir()):
+        return
+    if not any((out / m).exists() for m in RUN_MARKERS):
+        raise AutoencodingError(
+            f"--out {out}: the folder is not empty and holds no run; choose a new or empty "
+            f"folder"
+        )
+    if not overwrite:
+        raise AutoencodingError(
+            f"--out {out}: already holds a run; pass --resume to continue it or --overwrite "
+            f"to replace it"
+        )
+    import shutil
+
+    for child in out.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
 def _parse_value(text: str) -> Any:
     try:
         return _yaml_load(text)
@@ -186,6 +216,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     split_seed = int(opts["split_seed"])
     tr, te = split_indices(len(ds.x), test_fraction, split_seed, ds.y)
     out = Path(opts["out"] or f"runs/{recipe}-{Path(str(opts['data'])).stem}")
+    _claim_run_folder(out, resume=bool(opts["resume"]), overwrite=bool(opts.get("overwrite")))
     from .data import Dataset
 
     train_ds = Dataset(
@@ -550,6 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train.grad_clip=1 (repeatable)",
     )
     t.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (its files are removed first)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
