@@ -194,9 +194,17 @@ def test_a_run_folder_from_before_split_json_still_evaluates(ae_run, tmp_path, c
 def test_evaluate_on_other_data(vae_run, tmp_path, capsys):
     x = load_data("digits").x[:50]
     np.save(tmp_path / "x.npy", x)
+    report = (vae_run / "report.html").read_bytes()
+    metrics = (vae_run / "metrics.json").read_bytes()
     code, out, _ = run(["evaluate", vae_run, "--data", tmp_path / "x.npy"], capsys)
     assert code == 0 and json.loads(out)["n"] == 50
-    assert (vae_run / "eval_metrics.json").exists()
+    assert json.loads((vae_run / "eval-x" / "metrics.json").read_text())["n"] == 50
+    # the training report and its metrics are untouched
+    assert (vae_run / "report.html").read_bytes() == report
+    assert (vae_run / "metrics.json").read_bytes() == metrics
+    code, _, _ = run(["evaluate", vae_run, "--data", tmp_path / "x.npy", "--out",
+                      tmp_path / "elsewhere"], capsys)  # fmt: skip
+    assert code == 0 and (tmp_path / "elsewhere" / "report.html").exists()
 
 
 def test_encode_and_reconstruct(vae_run, tmp_path, capsys):

@@ -381,9 +381,19 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from . import api
     from .data import load_data
 
+    if args.out and not args.data:
+        raise AutoencodingError("--out is for evaluations on --data; the test split's go to RUN")
     trained = api.load(args.run)
     split = trained.info.get("split") or _read_split(args.run) or {}
+    out = Path(args.run)
     if args.data:
+        # other data never writes over the training report: its own folder
+        out = Path(args.out or Path(args.run) / f"eval-{Path(str(args.data)).stem}")
+        if out.exists() and not out.is_dir():
+            raise AutoencodingError(f"--out {out}: is a file; give a folder")
+        if out.resolve() == Path(args.run).resolve():
+            raise AutoencodingError("--out: give a folder other than the run's own")
+        out.mkdir(parents=True, exist_ok=True)
         ds = _load_x(args.data, trained.info, args.columns)
         x, y, xtr, ytr = ds.x, ds.y, None, None
     elif split:
@@ -394,15 +404,7 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         x, xtr = ds.x[te], ds.x[tr]
     else:
         raise AutoencodingError(f"{args.run}: no --data given and the run records no test split")
-    metrics = _evaluate_and_report(
-        trained,
-        Path(args.run),
-        x,
-        y,
-        xtr,
-        ytr,
-        name="metrics.json" if not args.data else "eval_metrics.json",
-    )
+    metrics = _evaluate_and_report(trained, out, x, y, xtr, ytr)
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -597,6 +599,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("run", help="run / model folder")
     e.add_argument("--data", default=None, help="data to evaluate on (default: the test split)")
+    e.add_argument(
+        "--out",
+        default=None,
+        help="folder for an evaluation on --data (default RUN/eval-DATA; never the run's own "
+        "report)",
+    )
     e.add_argument("--columns", default=None, help="comma-separated columns of a CSV/Parquet")
     e.set_defaults(func=cmd_evaluate)
 
