@@ -78,10 +78,17 @@ class TrainedModel:
         return self.scaler.inverse_transform(rec)
 
     def decode(self, z: Any) -> np.ndarray:
-        z = torch.as_tensor(np.asarray(z)).to(self._device())
+        arr = np.asarray(z)
+        if arr.dtype.kind not in "biuf":
+            raise AutoencodingError(
+                f"decode: expected numeric latents (or integer codes), got dtype {arr.dtype}"
+            )
+        z = torch.as_tensor(arr).to(self._device())
         return self.scaler.inverse_transform(self.module.decode(z).cpu().numpy())
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise AutoencodingError(f"sample: n must be a whole number >= 1, got {n!r}")
         g = torch.Generator(device=self._device()).manual_seed(seed)
         return self.scaler.inverse_transform(self.module.sample(n, generator=g).cpu().numpy())
 
@@ -101,7 +108,9 @@ class TrainedModel:
 def load(path: str | Path, device: str = "cpu") -> TrainedModel:
     """Load a model folder written by :meth:`TrainedModel.save` (or ``autoencoding train``)."""
     from .io import load_weights
+    from .train.trainer import resolve_device
 
+    device = str(resolve_device(device))  # an unknown device is named before any work
     doc, weights = read_folder(path)
     if isinstance(doc["model"], dict):
         doc["model"] = migrate_model_config(doc["model"])  # folders of older releases
@@ -211,6 +220,15 @@ def fit(
     ``out`` the run folder receives the metrics log, checkpoints and the saved model;
     ``resume`` continues from its checkpoint.
     """
+    for name, value, kinds, example in (
+        ("model", model, (dict,), "{'latent_dim': 4}"),
+        ("train", train, (dict, TrainConfig), "{'epochs': 10}"),
+    ):
+        if value is not None and not isinstance(value, kinds):
+            raise AutoencodingError(
+                f"fit: {name} must be a mapping of {name} settings (e.g. {example}), got "
+                f"{value!r}"
+            )
     get_recipe(recipe)  # unknown recipe → clear error before any work
     cfg = train_config(recipe, train, seed)  # before derivation: the split's seed and share
     ds = load_data(data)

@@ -33,6 +33,8 @@ def save_folder(path: str | Path, module: torch.nn.Module, payload: dict[str, An
     from . import __version__
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AutoencodingError(f"save: {path} is a file; give a folder for the model")
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
