@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,3 +218,26 @@ def test_read_folder_returns_the_document_and_tensors(folder):
     doc, weights = read_folder(folder)
     assert doc["recipe"] == "vae"
     assert all(isinstance(t, torch.Tensor) for t in weights.values())
+
+
+def test_saved_files_get_the_usual_mode_and_dead_writers_temporaries_go(tmp_path):
+    import os
+
+    import autoencoding as ae
+    from autoencoding.train.checkpoint import atomic_write
+
+    model = ae.load(Path(__file__).parent / "data" / "v0_1" / "vae")
+    mask = os.umask(0)
+    os.umask(mask)
+    out = tmp_path / "m"
+    out.mkdir()
+    dead = out / ".model.safetensors.tmp-99999999"  # a writer killed with kill -9
+    alive = out / ".model.safetensors.tmp-1"  # pid 1 is running: maybe mid-write
+    dead.write_bytes(b"partial")
+    alive.write_bytes(b"partial")
+    model.save(out)
+    for name in ("model.safetensors", "config.json"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+    assert not dead.exists() and alive.exists()
+    atomic_write(tmp_path / "x.txt", lambda tmp: tmp.write_text("hi"))
+    assert (tmp_path / "x.txt").read_text() == "hi" and not list(tmp_path.glob(".x.txt.tmp-*"))

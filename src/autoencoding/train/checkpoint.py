@@ -19,16 +19,49 @@ from ..errors import AutoencodingError
 CHECKPOINT = "checkpoint.safetensors"
 
 
+def _default_mode() -> int:
+    """The mode a plain ``open(..., "w")`` would give a new file under this umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of ``path`` left by processes that died mid-write (kill -9)."""
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)  # still running: its write may be in progress
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, owned by someone else
+
+
 def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then atomically rename the temporary file onto ``path``."""
+    """Call ``write(tmp_path)`` then atomically rename the temporary file onto ``path``.
+
+    The file gets the usual mode for the umask (some writers create 0600 files), is fsynced
+    before the rename and the folder after it, so a crash leaves either the old file or the
+    new one; temporaries of writers that were killed are removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
+        os.chmod(tmp, _default_mode())
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        if os.name == "posix":  # make the rename itself durable
+            fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     finally:
         if tmp.exists():
             tmp.unlink()
