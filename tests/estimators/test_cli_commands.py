@@ -70,3 +70,16 @@ def test_impute_fills_only_empty_cells(tmp_path, wine_missing):
     empty_col.to_csv(src, index=False)
     with pytest.raises(AutoencodingError, match="no observed value"):
         _run(["impute", "--data", str(src), "--out", str(out)])
+
+
+def test_detect_reads_a_npy_table(tmp_path, capsys):
+    from autoencoding.cli import main
+
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    np.save(tmp_path / "x.npy", x)
+    code = main(["detect", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "o.csv"),
+                 "--epochs", "2"])  # fmt: skip
+    assert code == 0 and len((tmp_path / "o.csv").read_text().splitlines()) == 41
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
+    code = main(["detect", "--data", str(tmp_path / "cube.npy"), "--out", str(tmp_path / "p.csv")])
+    assert code == 2 and "expected a 2-D array" in capsys.readouterr().err

@@ -22,17 +22,27 @@ from ..errors import AutoencodingError
 
 
 def _read_table(path: str, columns: str | None, allow_missing: bool):
-    """(frame, numeric column names) of a CSV or Parquet file, with clear errors."""
+    """(frame, numeric column names) of a CSV, Parquet or 2-D .npy file, with clear
+    errors."""
     import pandas as pd
 
     p = Path(path)
     if not p.exists():
         raise AutoencodingError(f"--data: file {path!r} does not exist")
     try:
-        if p.suffix.lower() in (".parquet", ".pq"):
+        if p.suffix.lower() == ".npy":
+            arr = np.load(p, allow_pickle=False)  # never unpickle a data file
+            if arr.ndim != 2:
+                raise AutoencodingError(
+                    f"{path}: expected a 2-D array (rows × columns), got shape {arr.shape}"
+                )
+            frame = pd.DataFrame(arr, columns=[f"c{i}" for i in range(arr.shape[1])])
+        elif p.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(p)
         else:
             frame = pd.read_csv(p)
+    except AutoencodingError:
+        raise
     except ImportError as e:
         raise AutoencodingError(f"{path}: reading Parquet needs pyarrow ({e})") from None
     except Exception as e:
