@@ -484,3 +484,14 @@ def test_a_run_folder_is_never_overwritten_silently(tmp_path, capsys):
     code, _, err = run(["train", "ae", "--data", "iris", "--epochs", "1", "--quiet",
                         "--out", other, "--overwrite"], capsys)  # fmt: skip
     assert code == 2 and "holds no run" in err and (other / "thesis.tex").exists()
+
+
+def test_resume_with_other_settings_says_what_differs(tmp_path, capsys):
+    out = tmp_path / "r"
+    base = ["--data", "iris", "--epochs", "1", "--quiet", "--out", out]
+    assert run(["train", "ae", *base], capsys)[0] == 0
+    code, _, err = run(["train", "vae", *base, "--resume"], capsys)
+    assert code == 2 and "was written for recipe 'ae', latent 8" in err
+    assert "this run asks for recipe 'vae'" in err and "bottleneck" in err
+    code, _, err = run(["train", "ae", *base, "--resume", "--latent-dim", "3"], capsys)
+    assert code == 2 and "latent 3" in err and "latent_dim" in err

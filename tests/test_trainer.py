@@ -117,8 +117,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"step 6.*last good checkpoint \(step 4\)"):
         t.fit(x)
     before = (tmp_path / CHECKPOINT).read_bytes()
-    # the kept checkpoint is loadable and holds step 4
-    m2 = _model(bottleneck={"name": "test-nan-after", "fail_at": 100})
+    # the kept checkpoint is loadable (by the settings that wrote it) and holds step 4
+    m2 = _model(bottleneck={"name": "test-nan-after", "fail_at": 6})
     hist = Trainer(
         m2, TrainConfig(epochs=1, batch_size=16, progress=False, checkpoint_every=4), tmp_path
     ).fit(x, resume=True)

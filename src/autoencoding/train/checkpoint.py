@@ -79,6 +79,20 @@ def _optimizer_tensors(
     return json.dumps(opt["param_groups"])
 
 
+def _model_config(model: torch.nn.Module) -> dict[str, Any] | None:
+    """The stored config of a single pipeline (None for other modules)."""
+    from ..model import Autoencoder
+
+    return model.config_dict() if isinstance(model, Autoencoder) else None
+
+
+def _summary(cfg: dict[str, Any]) -> str:
+    return (
+        f"recipe {cfg.get('recipe')!r}, latent {cfg.get('latent_dim')}, input "
+        f"{cfg.get('input_shape')}"
+    )
+
+
 def save_checkpoint(
     path: Path,
     model: torch.nn.Module,
@@ -96,6 +110,9 @@ def save_checkpoint(
         "state": json.dumps(state),
         "param_groups": _optimizer_tensors(optimizer, "optim", tensors),
     }
+    saved_config = _model_config(model)
+    if saved_config is not None:  # lets a resume with other settings say what differs
+        meta["model"] = json.dumps(saved_config)
     if aux_optimizer is not None:
         meta["aux_param_groups"] = _optimizer_tensors(aux_optimizer, "aux_optim", tensors)
     tensors["rng.cpu"] = torch.get_rng_state()
@@ -149,6 +166,16 @@ def load_checkpoint(
             f"checkpoint {path} is corrupt or truncated ({type(e).__name__}: {e}); "
             f"delete it to start over"
         ) from None
+    current = _model_config(model)
+    if "model" in meta and current is not None:
+        saved = json.loads(meta["model"])
+        if saved != current:
+            differ = sorted(k for k in {*saved, *current} if saved.get(k) != current.get(k))
+            raise AutoencodingError(
+                f"checkpoint {path} was written for {_summary(saved)}; this run asks for "
+                f"{_summary(current)} (different: {', '.join(differ)}). Resume with the "
+                f"settings that wrote it, or train into a new folder"
+            )
     model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(model_sd)
