@@ -107,6 +107,10 @@ class RunState:
     n_batches: int = 0
     lr: float = 0.0
 
+    def accumulate(self, key: str, value: torch.Tensor) -> None:
+        """Add a step's metric to the epoch's running sum."""
+        self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+
     def checkpoint_state(self, history: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "step": self.step,
@@ -152,11 +156,13 @@ class Trainer:
         rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in taken]
         return [{"params": rest}, *groups]
 
-    def _fast_step(self) -> type[FastStep] | None:
-        """The fast step this run takes (:mod:`.fast`), or None for autograd."""
+    def _fast_step(self, groups: list[dict[str, Any]] | None = None) -> type[FastStep] | None:
+        """The fast step this run takes (:mod:`.fast`) with these optimizer ``groups`` (the
+        parts' groups when not given), or None for autograd."""
         if not self.cfg.manual_gradients or self.world > 1:
             return None
-        if len(self._param_groups()) > 1 and self.cfg.weight_decay > 0:
+        groups = groups if groups is not None else self._param_groups()
+        if len(groups) > 1 and self.cfg.weight_decay > 0:
             return None  # the flat optimizer has one group: per-group settings need autograd
         step = choose(self.model)
         return step if step is not None and fused_kernels_available(self.device) else None
@@ -226,8 +232,8 @@ class Trainer:
         self.model.to(self.device)
         batches = as_batches(train, cfg)
         total = cfg.epochs * len(batches)
-        fast = self._fast_step()
         groups = self._param_groups()
+        fast = self._fast_step(groups)
         flat = FlatParameters([p for g in groups for p in g["params"]]) if fast else None
         try:
             if flat is not None:
@@ -287,16 +293,10 @@ class Trainer:
         with torch.no_grad():
             bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
         if bad:
-            kept = (
-                f"the last good checkpoint (step {st.last_saved}) is kept at "
-                f"{self.checkpoint_path}"
-                if self.checkpoint_path.exists()
-                else "no checkpoint had been written yet"
-            )
             raise TrainingDiverged(
                 f"weights became non-finite at step {st.step} (epoch {st.epoch}; {bad[0]}"
                 f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); training stopped and "
-                f"{kept}. Try a lower lr or grad_clip."
+                f"{self._kept(st)}. Try a lower lr or grad_clip."
             )
         state = st.checkpoint_state(self.history)
         state.update(epoch=at_epoch, batch=at_batch)
@@ -371,7 +371,7 @@ class Trainer:
         if self.aux_opt is not None:
             self._aux_step(st)
         for k, v in (*out.metrics.items(), ("loss", out.loss.detach())):
-            st.sums[k] = st.sums[k] + v if k in st.sums else v.clone()
+            st.accumulate(k, v)
         st.n_batches += 1
         st.step += 1
         st.batch += 1
@@ -384,20 +384,20 @@ class Trainer:
             self.aux_opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
             total.backward()
             self.aux_opt.step()  # type: ignore[union-attr]
-            key = "aux_loss"
-            v = total.detach()
-            st.sums[key] = st.sums[key] + v if key in st.sums else v.clone()
+            st.accumulate("aux_loss", total.detach())
+
+    def _kept(self, st: RunState) -> str:
+        """What a divergence message says about the checkpoint a resume would start from."""
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            where = self.checkpoint_path
+            return f"the last good checkpoint (step {st.last_saved}) is kept at {where}"
+        return "no checkpoint had been written yet"
 
     def _diverged(self, out: Any, st: RunState) -> None:
-        where = (
-            f"the last good checkpoint (step {st.last_saved}) is kept at {self.checkpoint_path}"
-            if self.checkpoint_path is not None and self.checkpoint_path.exists()
-            else "no checkpoint had been written yet"
-        )
         terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in out.terms.items())
         raise TrainingDiverged(
             f"loss became {float(out.loss.detach())} at step {st.step} (epoch {st.epoch}; "
-            f"{terms}); training stopped and {where}. Try a lower lr or grad_clip."
+            f"{terms}); training stopped and {self._kept(st)}. Try a lower lr or grad_clip."
         )
 
     def end_epoch(
