@@ -148,6 +148,17 @@ class ModelConfig:
         )  # fmt: skip
 
 
+def _fits(shape: tuple[int | None, ...], t: torch.Tensor) -> bool:
+    """Whether batch ``t`` holds samples of ``shape`` (None = any size)."""
+    return t.dim() == len(shape) + 1 and all(
+        s is None or s == n for s, n in zip(shape, t.shape[1:], strict=True)
+    )
+
+
+def _sizes(shape: tuple[int | None, ...]) -> str:
+    return ", ".join("any" if s is None else str(s) for s in shape)
+
+
 @dataclass
 class ModelOutput:
     """What a forward pass returns: the total loss, its named terms and diagnostics."""
@@ -250,14 +261,11 @@ class Autoencoder(nn.Module):
                 f"{what}: expected a batch shaped (n, {shape[0]}), got a single vector of "
                 f"shape {tuple(x.shape)}; use x[None] for one sample"
             )
-        fits = x.dim() == len(shape) + 1 and all(
-            s is None or s == t for s, t in zip(shape, x.shape[1:], strict=True)
-        )
-        if not fits:
+        if not _fits(shape, x):
             if x.dim() == 2 and self.n_features is not None and x.shape[1] == self.n_features:
                 x = x.view(-1, *shape)
             else:
-                want = ", ".join("any" if s is None else str(s) for s in shape)
+                want = _sizes(shape)
                 want = f"({want},)" if len(shape) == 1 else f"({want})"
                 size = f" ({self.n_features} features)" if self.n_features is not None else ""
                 raise AutoencodingError(
@@ -399,13 +407,9 @@ class Autoencoder(nn.Module):
                 f"decode: latents hold NaN or inf (first at index {bad}); expected finite values"
             )
         lat = self.config.latent_shape
-        fits = z.dim() == len(lat) + 1 and all(
-            s is None or s == t for s, t in zip(lat, z.shape[1:], strict=True)
-        )
-        if not fits:
-            want = ", ".join("any" if s is None else str(s) for s in lat)
+        if not _fits(lat, z):
             raise AutoencodingError(
-                f"decode: expected latents shaped (n, {want}), got {tuple(z.shape)}"
+                f"decode: expected latents shaped (n, {_sizes(lat)}), got {tuple(z.shape)}"
             )
         if None in self.input_shape:
             raise AutoencodingError(
@@ -440,6 +444,8 @@ class PipelineGroup(nn.Module):
     :meth:`combine`."""
 
     members: nn.ModuleList
+    #: member i's loss terms and metrics are logged as ``{member_prefix}{i}/name``
+    member_prefix = "member"
 
     def split(self, x: torch.Tensor) -> list[tuple[Autoencoder, torch.Tensor]]:
         """Each member with its share of the batch."""
@@ -455,13 +461,14 @@ class PipelineGroup(nn.Module):
     def forward(self, x: torch.Tensor, step: int | None = None) -> ModelOutput:
         return self.combine([m(xs, step=step) for m, xs in self.split(x)])
 
-    @staticmethod
-    def combine(outs: list[ModelOutput]) -> ModelOutput:
-        """One record for the group: member i's terms and metrics prefixed ``sae{i}/``."""
+    def combine(self, outs: list[ModelOutput]) -> ModelOutput:
+        """One record for the group: member i's terms and metrics prefixed
+        ``{member_prefix}{i}/``."""
         terms, metrics = {}, {}
         for i, o in enumerate(outs):
-            terms.update({f"sae{i}/{k}": v for k, v in o.terms.items()})
-            metrics.update({f"sae{i}/{k}": v for k, v in o.metrics.items()})
+            prefix = f"{self.member_prefix}{i}/"
+            terms.update({prefix + k: v for k, v in o.terms.items()})
+            metrics.update({prefix + k: v for k, v in o.metrics.items()})
         loss = sum(o.loss for o in outs)
         return ModelOutput(
             loss=loss, terms=terms, metrics=metrics, out=outs[0].out, bottleneck=outs[0].bottleneck

@@ -32,6 +32,8 @@ from .store import StoreBatches
 class SAEGroup(PipelineGroup):
     """Independent SAEs on column slices of one batch; forward returns the summed loss."""
 
+    member_prefix = "sae"  # logged as sae0/fvu, sae1/fvu, ... and saved as sae0/, sae1/, ...
+
     def __init__(
         self, members: Sequence[Autoencoder], slices: Sequence[tuple[int, int]] | None = None
     ) -> None:
@@ -65,7 +67,7 @@ class SAEGroup(PipelineGroup):
         out = []
         for i, m in enumerate(self.members):
             scaler = Scaler.fit("none", np.zeros((1, m.n_features), np.float32))
-            out.append(TrainedModel(m, scaler).save(Path(path) / f"sae{i}"))
+            out.append(TrainedModel(m, scaler).save(Path(path) / f"{self.member_prefix}{i}"))
         return out
 
 
