@@ -46,7 +46,7 @@ def reconstruction_metrics(module: Autoencoder, x: torch.Tensor) -> dict[str, fl
             if v.numel() == 1:
                 stats[k] = stats.get(k, 0.0) + float(v) * len(xb)
         n += len(xb)
-    out = {"mse": se / (n * xb[0].numel())}
+    out = {"mse": se / (n * x[0].numel())}
     if in_unit:
         out["bce"] = bce / n
     out.update({f"bottleneck/{k}": v / n for k, v in stats.items()})
