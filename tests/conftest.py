@@ -64,3 +64,25 @@ def free_port() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return str(s.getsockname()[1])
+
+
+@pytest.fixture
+def torchrun(free_port):
+    """Run a script as two torchrun CPU processes; a failure shows what the processes printed."""
+    import os
+    import subprocess
+    import sys
+
+    def run(*args: str) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+        done = subprocess.run(
+            [*cmd, "--master-port", free_port, *map(str, args)],
+            env=env,
+            timeout=180,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"torchrun exited {done.returncode}:\n{done.stderr[-4000:]}"
+
+    return run

@@ -179,30 +179,14 @@ if rank == 0:
 """
 
 
-def test_ddp_two_processes_match_single_process(tmp_path, free_port):
+def test_ddp_two_processes_match_single_process(tmp_path, torchrun):
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     single = tmp_path / "single.safetensors"
     double = tmp_path / "double.safetensors"
     subprocess.run([sys.executable, str(script), str(single)], check=True, env=env, timeout=120)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node",
-            "2",
-            "--master-port",
-            free_port,
-            str(script),
-            str(double),
-        ],
-        check=True,
-        env=env,
-        timeout=180,
-        capture_output=True,
-    )
+    torchrun(script, double)
     from safetensors.torch import load_file
 
     a, b = load_file(str(single)), load_file(str(double))

@@ -107,7 +107,7 @@ if is_main():
 """
 
 
-def test_ddp_two_processes_match_single_process(tmp_path, free_port):
+def test_ddp_two_processes_match_single_process(tmp_path, torchrun):
     store, _ = toy_store(tmp_path)
     script = tmp_path / "ddp_sae.py"
     script.write_text(DDP_SCRIPT)
@@ -115,23 +115,7 @@ def test_ddp_two_processes_match_single_process(tmp_path, free_port):
     single, double = tmp_path / "single.safetensors", tmp_path / "double.safetensors"
     args = [str(script), str(store.path)]
     subprocess.run([sys.executable, *args, str(single)], check=True, env=env, timeout=120)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node",
-            "2",
-            "--master-port",
-            free_port,
-            *args,
-            str(double),
-        ],
-        check=True,
-        env=env,
-        timeout=180,
-        capture_output=True,
-    )
+    torchrun(*args, double)
     from safetensors.torch import load_file
 
     a, b = load_file(str(single)), load_file(str(double))

@@ -432,28 +432,12 @@ dist.destroy_process_group()
 
 
 @pytest.mark.slow  # two torch processes start in ~10-20 s
-def test_codebooks_stay_identical_across_torchrun_processes(tmp_path, free_port):
-    import os
-    import subprocess
-    import sys
-
+def test_codebooks_stay_identical_across_torchrun_processes(tmp_path, torchrun):
     from safetensors.torch import load_file
 
     script = tmp_path / "ddp_vq.py"
     script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--master-port",
-        free_port,
-        str(script),
-        str(tmp_path / "state"),
-    ]
-    subprocess.run(cmd, check=True, env=env, timeout=180, capture_output=True)
+    torchrun(script, tmp_path / "state")
     a, b = (load_file(str(tmp_path / f"state{r}")) for r in (0, 1))
     assert a.keys() == b.keys()
     for k in a:

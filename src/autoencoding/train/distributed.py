@@ -11,6 +11,8 @@ Two CPU processes (each takes half of every global batch)::
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 
 import torch
@@ -29,9 +31,21 @@ def init_from_env(device: str = "cpu") -> tuple[int, int]:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") else "gloo"
         dist.init_process_group(backend)
+        # A gloo group still alive when the interpreter tears down aborts the process now and
+        # then ("terminate called without an active exception"); leave it cleanly instead.
+        atexit.register(shutdown)
         if device.startswith("cuda"):
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     return world()
+
+
+def shutdown() -> None:
+    """Leave the process group (a no-op outside torchrun or when already left)."""
+    if dist.is_available() and dist.is_initialized():
+        # Collect first: a DDP reducer or pending work caught in a reference cycle keeps the
+        # group's threads alive, and they abort the process when they need the GIL at exit.
+        gc.collect()
+        dist.destroy_process_group()
 
 
 def is_main() -> bool:

@@ -258,6 +258,9 @@ class Trainer:
         finally:
             if flat is not None:
                 flat.release()  # the caller keeps a model it can save
+            # Free the DDP wrapper now: its reducer outliving the process group aborts the
+            # process at exit now and then.
+            self.net = self.model
         self._finish(batches, st)
         return self.history
 
