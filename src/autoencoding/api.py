@@ -145,7 +145,12 @@ def train_config(
         merged = {**defaults, **user}
         if model is not None and rows is not None:
             full = to_dict(from_dict(TrainConfig, merged, where="train"))
-            merged = {**defaults, **derived_train(recipe, model, rows, full), **user}
+            derived = derived_train(recipe, model, rows, full)
+            if "epochs" not in user and derived.get("epochs", full["epochs"]) != full["epochs"]:
+                # a budget from the data's size: derive the rest for the run actually taken
+                full["epochs"] = derived["epochs"]
+                derived = derived_train(recipe, model, rows, full)
+            merged = {**defaults, **derived, **user}
         cfg = from_dict(TrainConfig, merged, where="train")
     cfg.validate()
     return cfg

@@ -152,3 +152,22 @@ def test_train_sae_derives_defaults_saves_and_evaluates(tmp_path):
     wide = ActivationStore.open(store_from_array(np.ones((10, 9), np.float32), tmp_path / "w").path)
     with pytest.raises(ae.AutoencodingError, match="9 features but the SAE expects 8"):
         evaluate_sae(model.module, wide)
+
+
+def test_the_default_budget_follows_the_store_size_and_a_users_epochs_win():
+    from autoencoding.api import train_config
+    from autoencoding.recipes.sae import SAE_MAX_EPOCHS, SAE_MIN_STEPS
+
+    mcfg = resolve("sae-topk", [64], None, {"latent_dim": 512})
+
+    def cfg(rows, **train):
+        return train_config("sae-topk", train, None, mcfg, rows)
+
+    small = cfg(300_000)  # 74 steps an epoch: 2 epochs were 148 steps
+    assert small.epochs == 14 and small.epochs * 74 >= SAE_MIN_STEPS
+    assert small.lr == pytest.approx(sae_lr(512, 300_000 * 14 // 4096))  # for the run taken
+    assert cfg(10_000_000).epochs == 2  # a large store keeps the recipe's 2 epochs
+    assert cfg(500).epochs == SAE_MAX_EPOCHS  # a tiny one is capped
+    assert cfg(300_000, batch_size=1024).epochs == 4  # 293 steps an epoch
+    mine = cfg(300_000, epochs=2)  # an explicit choice always wins, and the lr follows it
+    assert mine.epochs == 2 and mine.lr == pytest.approx(sae_lr(512, 600_000 // 4096))

@@ -62,14 +62,17 @@ def add_sae_parser(subparsers) -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train",
         help="train an SAE on an activation store",
-        description="Train an sae-* recipe on a store. The learning rate and dead-latent "
-        "window are derived from the width and the run length unless given.",
+        description="Train an sae-* recipe on a store. The number of epochs (enough for at "
+        "least 1000 optimizer steps, at least 2), the learning rate and the dead-latent window "
+        "are derived from the store's size, the width and the run length unless given.",
     )
     t.add_argument("store", help="activation store folder (or .npy of embeddings)")
     t.add_argument("--recipe", default="sae-topk", help="sae-topk, sae-batchtopk, sae-relu, ...")
     t.add_argument("--latents", type=int, default=None, help="number of latents (default 8×d)")
     t.add_argument("--k", type=int, default=None, help="active latents per row (TopK family)")
-    t.add_argument("--epochs", type=int, default=None, help="passes over the store")
+    t.add_argument(
+        "--epochs", type=int, default=None, help="passes over the store (default: >= 1000 steps)"
+    )
     t.add_argument("--batch-size", type=int, default=None, help="tokens per step")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: derived)")
     t.add_argument("--seed", type=int, default=0, help="seed")

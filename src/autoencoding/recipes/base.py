@@ -47,9 +47,10 @@ class Recipe:
     rate from its width and step count), or None. Called as ``derive_train(model, rows,
     train)`` with the resolved ModelConfig, the training rows per epoch and every TrainConfig
     setting as a dict (recipe defaults < the user's); what it returns sits between the
-    recipe's ``train`` and the user's settings, so a user's key always wins. It must not
-    return ``epochs``, ``batch_size``, ``seed`` or ``val_fraction``, which it is derived
-    from."""
+    recipe's ``train`` and the user's settings, so a user's key always wins. It may return
+    ``epochs`` (a run-length budget from the data's size): where the user set none, the hook
+    is called again with that many epochs so the other settings follow the run actually
+    taken. It must not return ``batch_size``, ``seed`` or ``val_fraction``."""
 
     def __post_init__(self) -> None:
         if self.data_kind not in DATA_KINDS:
