@@ -390,9 +390,9 @@ BAD = {
         ["train", "--data", "digits", "--out", "{corrupt}", "--resume", "--epochs", "3"],
         "is corrupt or truncated",
     ),
-    "sample a non-generative model": (
-        ["sample", "{ae}", "-n", "4", "--out", "{tmp}/s.npy"],
-        "sampling needs a generative bottleneck",
+    "sample from a sampler the model lacks": (
+        ["sample", "{ae}", "-n", "4", "--sampler", "flow", "--out", "{tmp}/s.npy"],
+        "no sampler 'flow'",
     ),
     "sample zero": (["sample", "{vae}", "-n", "0", "--out", "{tmp}/s.npy"], "-n must be >= 1"),
     "bad threads": (["train", "ae", "--data", "iris", "--threads", "many"], "--threads"),

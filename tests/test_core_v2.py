@@ -15,7 +15,7 @@ from torch import nn
 import autoencoding as ae
 from autoencoding import Autoencoder, AutoencodingError
 from autoencoding.evaluate.metrics import reconstruction_metrics
-from autoencoding.model import ModelConfig
+from autoencoding.model import CONFIG_VERSION, ModelConfig
 from autoencoding.parts.base import (
     CORRUPTIONS,
     ENCODERS,
@@ -36,7 +36,8 @@ def test_folders_saved_by_release_0_1_load_and_encode_the_same(name):
     doc = json.loads((V0_1 / name / "config.json").read_text())
     assert "config_version" not in doc["model"]  # written before versions existed
     model = ae.load(V0_1 / name)
-    assert model.config.config_version == 2  # migrated on load
+    assert model.config.config_version == CONFIG_VERSION  # migrated on load
+    assert model.config.samplers == []  # none before version 3
     if name == "sae-topk":
         probe = np.random.default_rng(0).normal(size=(512, 16)).astype("float32")[:3]
     elif name == "remasker":

@@ -142,9 +142,17 @@ def test_codes_on_a_continuous_bottleneck_error_clearly():
 
 
 @pytest.mark.parametrize("recipe", ["ae", "cae", "lorae", "dae"])
-def test_sample_on_a_non_generative_model_errors_clearly(recipe):
-    with pytest.raises(AutoencodingError, match=r"sampling needs a generative bottleneck .*'vae'"):
+def test_sample_before_the_latent_sampler_is_fitted_errors_clearly(recipe):
+    # these recipes generate through a gmm fitted at the end of training; an untrained
+    # model has nothing fitted yet
+    with pytest.raises(AutoencodingError, match=r"sampler 'gmm' was never fitted"):
         build(recipe).sample(4)
+
+
+def test_sample_on_a_model_without_prior_or_sampler_errors_clearly():
+    model = Autoencoder(resolve("ae", [8], overrides={"latent_dim": 2, "samplers": []}))
+    with pytest.raises(AutoencodingError, match=r"no prior and no fitted latent sampler"):
+        model.sample(4)
 
 
 def test_vae_samples_are_seeded_and_shaped():

@@ -86,11 +86,40 @@ class TrainedModel:
         z = torch.as_tensor(arr).to(self._device())
         return self.scaler.inverse_transform(self.module.decode(z).cpu().numpy())
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+    def sample(self, n: int, seed: int = 0, sampler: str | None = None) -> np.ndarray:
+        """n generated samples in the data's units. ``sampler``: ``prior`` (a VAE's own), a
+        latent sampler fitted after training (``gmm``), or None for the model's default
+        (its prior where it has one, else its first fitted sampler)."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise AutoencodingError(f"sample: n must be a whole number >= 1, got {n!r}")
+        if sampler is not None and not isinstance(sampler, str):
+            raise AutoencodingError(f"sample: sampler must be a name, got {sampler!r}")
         g = torch.Generator(device=self._device()).manual_seed(seed)
-        return self.scaler.inverse_transform(self.module.sample(n, generator=g).cpu().numpy())
+        out = self.module.sample(int(n), generator=g, sampler=sampler)
+        return self.scaler.inverse_transform(out.cpu().numpy())
+
+    def fit_sampler(self, x: Any, sampler: str = "gmm", **options: Any) -> TrainedModel:
+        """Fit (or refit) a latent sampler on the codes of raw data ``x`` (normally the
+        training data), e.g. for a model trained without one; it is saved with the model.
+        ``options`` are the sampler's settings (``components=20``)."""
+        from .parts.base import build, normalize_spec
+        from .parts.samplers import SAMPLERS
+
+        spec = normalize_spec(SAMPLERS, {"name": sampler, **options})
+        xs = self._prepare(x, "fit_sampler")
+        part = build(SAMPLERS, spec, latent_shape=self.module.config.latent_shape)
+        part.to(self._device())
+        part.bind(self.module)
+        was = self.module.training
+        self.module.eval()
+        try:
+            part.fit(xs[i : i + 4096] for i in range(0, len(xs), 4096))
+        finally:
+            self.module.train(was)
+        self.module.samplers[spec["name"]] = part
+        kept = [s for s in self.module.config.samplers if s["name"] != spec["name"]]
+        self.module.config.samplers = [*kept, spec]
+        return self
 
     def save(self, path: str | Path) -> Path:
         return save_folder(
@@ -231,8 +260,7 @@ def fit(
     ):
         if value is not None and not isinstance(value, kinds):
             raise AutoencodingError(
-                f"fit: {name} must be a mapping of {name} settings (e.g. {example}), got "
-                f"{value!r}"
+                f"fit: {name} must be a mapping of {name} settings (e.g. {example}), got {value!r}"
             )
     get_recipe(recipe)  # unknown recipe → clear error before any work
     cfg = train_config(recipe, train, seed)  # before derivation: the split's seed and share

@@ -341,12 +341,12 @@ def _evaluate_and_report(
         n = min(10, len(x))
         rec = trained.module.reconstruct(xt[:n]).cpu().numpy()
         rows, labels = [xt[:n].cpu().numpy(), rec], ["data", "reconstruction"]
-        if trained.module.bottleneck.generative:
+        if trained.module.default_sampler() is not None:
             import torch
 
             g = torch.Generator().manual_seed(0)
             rows.append(trained.module.sample(n, generator=g).cpu().numpy())
-            labels.append("samples")
+            labels.append(f"samples ({trained.module.default_sampler()})")
         # image grids show the scaled data, which lies in [0, 1] for images by default
         figures.append(
             report.image_grid([np.asarray(r) for r in rows], labels, out / "reconstructions.png")
@@ -472,7 +472,7 @@ def cmd_sample(args, parser) -> int:
         raise AutoencodingError(f"-n must be >= 1, got {args.n}")
     _check_out(args.out)
     trained = api.load(args.run)
-    _write_array(args.out, trained.sample(args.n, seed=args.seed))
+    _write_array(args.out, trained.sample(args.n, seed=args.seed, sampler=args.sampler))
     return 0
 
 
@@ -630,7 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "sample",
         help="draw samples from a generative model",
-        description="Decode N draws from the prior of a generative model.",
+        description="Decode N latents drawn from a model's prior (a VAE's N(0, I)) or from a "
+        "latent sampler fitted on its training codes after training (gmm).",
     )
     s.add_argument("run", help="run / model folder")
     s.add_argument("-n", type=int, default=16, help="number of samples")
@@ -640,6 +641,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file: .npy, .csv or .parquet (written exactly there)",
     )
     s.add_argument("--seed", type=int, default=0, help="seed of the draws")
+    s.add_argument(
+        "--sampler",
+        default=None,
+        help="where latents come from: prior, or a fitted sampler such as gmm (default: the "
+        "prior where the model has one, else its first fitted sampler)",
+    )
     s.set_defaults(func=cmd_sample)
 
     sub.add_parser(

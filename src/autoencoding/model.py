@@ -39,10 +39,11 @@ from .parts.base import (
     normalize_spec,
 )
 from .parts.reconstruction import Reconstruction
+from .parts.samplers import PRIOR, SAMPLERS
 from .parts.sparse_ops import scatter_codes
 
 #: Version of the model-config layout; :func:`migrate_model_config` upgrades older ones.
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 
 
 def migrate_model_config(data: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +64,9 @@ def migrate_model_config(data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     # 1 -> 2: latent_dim may now be a shape, input_shape may hold free (null) sizes; a
     # version-1 config is a valid version-2 config as it stands.
+    # 2 -> 3: latent samplers fitted after training; older models have none.
+    if version < 3:
+        out.setdefault("samplers", [])
     out["config_version"] = CONFIG_VERSION
     return out
 
@@ -91,6 +95,9 @@ class ModelConfig:
     """Reconstruction spec: {name: mse | bernoulli | gaussian | auto, ...options}."""
     regularizers: list[dict[str, Any]] = field(default_factory=list)
     """Extra loss terms, e.g. [{name: contractive, weight: 0.1}]."""
+    samplers: list[dict[str, Any]] = field(default_factory=list)
+    """Latent samplers fitted on the training codes after training, e.g. [{name: gmm}];
+    ``sample(n, sampler=name)`` draws from one (``prior`` is the bottleneck's own)."""
     config_version: int = CONFIG_VERSION
     """Layout version of this config (older ones are migrated on load)."""
 
@@ -145,6 +152,7 @@ class ModelConfig:
             corruption=normalize_spec(CORRUPTIONS, self.corruption),
             reconstruction=normalize_spec(RECONSTRUCTIONS, self.reconstruction),
             regularizers=[normalize_spec(REGULARIZERS, r) for r in self.regularizers],
+            samplers=[normalize_spec(SAMPLERS, r) for r in self.samplers],
         )  # fmt: skip
 
 
@@ -219,6 +227,9 @@ class Autoencoder(nn.Module):
         )
         self.regularizers = nn.ModuleList(build(REGULARIZERS, r) for r in c.regularizers)
         latent = c.latent_shape
+        self.samplers = nn.ModuleDict(
+            {s["name"]: build(SAMPLERS, s, latent_shape=latent) for s in c.samplers}
+        )
         check_layout(self.encoder, "encoder", self.encoder.consumes, self.input_shape)
         check_layout(self.encoder, "encoder", self.encoder.produces, latent)
         check_layout(self.decoder, "decoder", self.decoder.consumes, latent)
@@ -229,7 +240,8 @@ class Autoencoder(nn.Module):
             part.bind(self)
 
     def parts(self) -> list[Part]:
-        """Every part, in pipeline order (regularizers last)."""
+        """Every part, in pipeline order (regularizers, then latent samplers, last: a sampler
+        fits on the codes of the finished model)."""
         return [
             self.corruption,
             self.encoder,
@@ -237,6 +249,7 @@ class Autoencoder(nn.Module):
             self.decoder,
             self.reconstruction,
             *self.regularizers,
+            *self.samplers.values(),
         ]
 
     @torch.no_grad()
@@ -425,12 +438,35 @@ class Autoencoder(nn.Module):
         x = self.check_input(x, "reconstruct")
         return self._eval_call(lambda x: self.reconstruction.mean(self.run(x).out), x)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw n samples (likelihood means at prior samples) from a generative model."""
+    def default_sampler(self) -> str | None:
+        """What ``sample`` draws from unless told: the bottleneck's prior where it has one,
+        else the first listed latent sampler (None: the model cannot sample)."""
+        if self.bottleneck.generative:
+            return PRIOR
+        return next(iter(self.samplers), None)
+
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, sampler: str | None = None
+    ) -> torch.Tensor:
+        """Draw n samples: likelihood means at latents drawn from ``sampler`` (``prior``:
+        the bottleneck's own; a name from ``config.samplers``: a sampler fitted on the
+        training codes; None: :meth:`default_sampler`)."""
         if n < 1:
             raise AutoencodingError(f"sample: n must be >= 1, got {n}")
+        name = sampler if sampler is not None else self.default_sampler()
+        have = ([PRIOR] if self.bottleneck.generative else []) + list(self.samplers)
+        if name is None or name not in have:
+            raise AutoencodingError(
+                f"sample: this {self.config.recipe!r} model has "
+                + (f"no sampler {name!r}; it has: {', '.join(have)}" if have else
+                   "no prior and no fitted latent sampler; fit one with "
+                   "TrainedModel.fit_sampler(x, 'gmm') or train with samplers: [{name: gmm}]")
+            )  # fmt: skip
         p = next(self.parameters())
-        z = self.bottleneck.sample_prior(n, generator=generator, device=p.device, dtype=p.dtype)
+        if name == PRIOR:
+            z = self.bottleneck.sample_prior(n, generator=generator, device=p.device, dtype=p.dtype)
+        else:
+            z = self.samplers[name].sample(n, generator=generator).to(p.dtype)
         return self.decode(z)
 
     def config_dict(self) -> dict[str, Any]:

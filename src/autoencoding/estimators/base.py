@@ -120,9 +120,10 @@ def model_config(
     data_range: tuple[float, float],
     overrides: dict[str, Any] | None,
 ) -> ModelConfig:
-    """The recipe's model config for samples of ``input_shape`` with the estimator's overrides."""
+    """The recipe's model config for samples of ``input_shape`` with the estimator's overrides.
+    Estimators embed, score and impute; they fit no latent sampler unless asked to."""
     try:
-        return resolve(recipe, list(input_shape), data_range, overrides)
+        return resolve(recipe, list(input_shape), data_range, {"samplers": [], **(overrides or {})})
     except AutoencodingError as e:
         raise ValueError(str(e)) from None
 

@@ -3,20 +3,23 @@
 Importing this package registers every built-in part.
 """
 
-# Each module registers its parts on import: continuous (bottlenecks, corruption, nets,
+# Each module registers its parts on import: continuous (bottlenecks, corruption, disentangle, nets,
 # reconstruction, regularizers), quantized (fsq, vq), tables with missing values
 # (feature_transformer, remask) and sparse autoencoders (sae_nets, sae_gain, sparse).
 from . import (  # noqa: F401
     bottlenecks,
     corruption,
+    disentangle,
     feature_transformer,
     fsq,
+    generative,
     nets,
     reconstruction,
     regularizers,
     remask,
     sae_gain,
     sae_nets,
+    samplers,
     sparse,
     vq,
 )

@@ -1,5 +1,5 @@
 """Recipes with continuous latents: ``ae``, ``dae``, ``dae-masking``, ``cae``, ``lorae``,
-``vae``, ``beta-vae``.
+``vae``, ``beta-vae``. Each fits a ``gmm`` latent sampler after training, so each generates.
 
 The parts live in ``parts/bottlenecks.py`` (identity, low-rank, Gaussian),
 ``parts/corruption.py`` (the denoising noises) and ``parts/regularizers.py`` (contractive).
@@ -14,13 +14,16 @@ from .base import Recipe, add_recipe
 # in the same 100 epochs; the warm-up also stops the early posterior collapse of short runs.
 VAE_TRAIN = {"epochs": 100, "lr": 3e-3, "schedule": "wsd", "batch_size": 64}
 KL_WARMUP = 1000
+# Every continuous recipe generates: a Gaussian mixture fitted on the training codes after
+# training (Ghosh et al. 2020), sampled with ``sample(n, sampler="gmm")``.
+GMM = [{"name": "gmm", "components": 10}]
 
 add_recipe(
     Recipe(
         "ae",
         "Plain deterministic autoencoder (MSE).",
         "Hinton & Salakhutdinov, Reducing the Dimensionality of Data with Neural Networks (2006)",
-        model={"bottleneck": {"name": "identity"}},
+        model={"bottleneck": {"name": "identity"}, "samplers": GMM},
     )
 )
 add_recipe(
@@ -28,7 +31,7 @@ add_recipe(
         "dae",
         "Denoising autoencoder with Gaussian noise (std 0.1 of the scaled data).",
         "Vincent et al., Stacked Denoising Autoencoders (JMLR 2010)",
-        model={"corruption": {"name": "gaussian", "std": 0.1}},
+        model={"corruption": {"name": "gaussian", "std": 0.1}, "samplers": GMM},
     )
 )
 add_recipe(
@@ -37,7 +40,7 @@ add_recipe(
         "Denoising autoencoder with masking noise (25% of entries zeroed).",
         "Vincent et al., Extracting and Composing Robust Features with Denoising Autoencoders "
         "(ICML 2008)",
-        model={"corruption": {"name": "masking", "rate": 0.25}},
+        model={"corruption": {"name": "masking", "rate": 0.25}, "samplers": GMM},
     )
 )
 add_recipe(
@@ -49,7 +52,7 @@ add_recipe(
         # λ = 1e-4 against a per-entry MSE: on digits it cuts the code's sensitivity to input
         # noise by ~15% for ~5% more reconstruction error (benchmarks/claims/cae.py); larger λ
         # buys little more invariance for much worse reconstruction.
-        model={"regularizers": [{"name": "contractive", "weight": 1e-4}]},
+        model={"regularizers": [{"name": "contractive", "weight": 1e-4}], "samplers": GMM},
     )
 )
 add_recipe(
@@ -58,7 +61,7 @@ add_recipe(
         "Low-rank autoencoder: linear latent map with a nuclear-norm penalty.",
         "Mazumder et al., Learning Low-Rank Latent Spaces with Simple Deterministic Autoencoder "
         "(WACV 2024)",
-        model={"bottleneck": {"name": "lowrank", "weight": 1e-3}},
+        model={"bottleneck": {"name": "lowrank", "weight": 1e-3}, "samplers": GMM},
     )
 )
 add_recipe(
@@ -69,6 +72,7 @@ add_recipe(
         model={
             "bottleneck": {"name": "gaussian", "beta": 1.0, "warmup_steps": KL_WARMUP},
             "reconstruction": {"name": "auto"},
+            "samplers": GMM,
         },
         train=VAE_TRAIN,
     )
@@ -82,6 +86,7 @@ add_recipe(
         model={
             "bottleneck": {"name": "gaussian", "beta": 4.0, "warmup_steps": KL_WARMUP},
             "reconstruction": {"name": "auto"},
+            "samplers": GMM,
         },
         train=VAE_TRAIN,
     )
