@@ -1,5 +1,6 @@
 """Data: sources, scaling and splits."""
 
+from . import factors  # noqa: F401  (registers synthetic:factors)
 from .scaling import Scaler
 from .sources import DATASETS, Dataset, check_array, describe_datasets, load_data
 from .splits import split_indices

@@ -7,7 +7,14 @@ means registering one more :class:`Recipe` in its family's module (or in a new o
 here).
 """
 
-from . import continuous, discrete, generative, sae, tabular  # noqa: F401  (register the recipes)
+from . import (  # noqa: F401  (register the recipes)
+    continuous,
+    discrete,
+    disentangle,
+    generative,
+    sae,
+    tabular,
+)
 from .base import (
     DATA_KINDS,
     RECIPES,
