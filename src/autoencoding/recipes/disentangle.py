@@ -13,6 +13,9 @@ from .base import Recipe, add_recipe
 # comparison with `vae` / `beta-vae` changes the loss alone.
 TRAIN = {"epochs": 100, "lr": 3e-3, "schedule": "wsd", "batch_size": 64}
 WARMUP = 1000
+# Like every continuous recipe, each generates from a 10-component GMM fitted to its
+# training codes after training (Ghosh et al. 2020): ``sample(n, sampler="gmm")``.
+GMM = [{"name": "gmm", "components": 10}]
 
 add_recipe(
     Recipe(
@@ -29,6 +32,7 @@ add_recipe(
                 "warmup_steps": WARMUP,
             },
             "reconstruction": {"name": "auto"},
+            "samplers": GMM,
         },
         train=TRAIN,
     )
@@ -47,6 +51,7 @@ add_recipe(
                 "warmup_steps": WARMUP,
             },
             "reconstruction": {"name": "auto"},
+            "samplers": GMM,
         },
         train=TRAIN,
     )
