@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,17 @@ def _default_mode() -> int:
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files of ``path`` left by processes that died mid-write (kill -9)."""
-    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+    _remove_dead_writers(path.parent.glob(f".{path.name}.tmp-*"))
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Every temporary that :func:`atomic_write` left in ``folder`` from a killed process
+    (a run resumed after its last checkpoint write may never rewrite that file)."""
+    _remove_dead_writers(Path(folder).glob(".*.tmp-*"))
+
+
+def _remove_dead_writers(temporaries: Iterable[Path]) -> None:
+    for tmp in temporaries:
         pid = tmp.name.rsplit("-", 1)[-1]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
@@ -99,10 +110,16 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     state: dict[str, Any],
     aux_optimizer: torch.optim.Optimizer | None = None,
+    groups: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> None:
     """Weights, optimizer state (and the aux optimizer's, for parts with an aux loss), RNG
-    state and the JSON training state, in one atomically written file."""
+    state, the JSON training state and named ``groups`` of run tensors (the trainer's best
+    weights and partial-epoch sums: bitwise, where JSON would round), in one atomically
+    written file."""
     tensors: dict[str, torch.Tensor] = {}
+    for group, members in (groups or {}).items():
+        for k, v in members.items():
+            tensors[f"run.{group}.{k}"] = v.detach().to("cpu", copy=True).contiguous()
     for k, v in model.state_dict().items():
         # a copy: during training the parameters may be views of one flat buffer
         tensors[f"model.{k}"] = v.detach().to("cpu", copy=True).contiguous()
@@ -149,7 +166,8 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     aux_optimizer: torch.optim.Optimizer | None = None,
 ) -> dict[str, Any]:
-    """Restore model, optimizer and RNG state in place; return the JSON training state."""
+    """Restore model, optimizer and RNG state in place; return the JSON training state,
+    with the run tensor groups under ``"groups"`` (see :func:`save_checkpoint`)."""
     path = Path(path)
     if not path.exists():
         raise AutoencodingError(f"no checkpoint to resume from at {path}")
@@ -195,4 +213,9 @@ def load_checkpoint(
     torch.set_rng_state(tensors["rng.cpu"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
+    state["groups"] = {}
+    for k, v in tensors.items():
+        if k.startswith("run."):
+            group, name = k[4:].split(".", 1)
+            state["groups"].setdefault(group, {})[name] = v
     return state

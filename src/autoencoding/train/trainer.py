@@ -37,7 +37,13 @@ from torch import nn
 from ..errors import AutoencodingError, TrainingDiverged
 from ..parts.base import Part
 from .batches import Batches, InMemoryBatches, IterableBatches
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    CHECKPOINT,
+    atomic_write,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from .config import TrainConfig
 from .distributed import world
 from .fast import FastStep, FlatAdam, FlatParameters, choose, fused_kernels_available
@@ -93,7 +99,10 @@ def as_batches(train: torch.Tensor | Iterable[torch.Tensor], cfg: TrainConfig) -
 
 @dataclass
 class RunState:
-    """Where a run stands; all of it but ``best_state`` is in every checkpoint."""
+    """Where a run stands. Every checkpoint holds all of it but ``last_saved`` and the
+    clock readings, so a resumed run continues bitwise where the killed one stood: the
+    early-stopping state with its best weights, and the current epoch's metric sums (its
+    metrics line then averages the whole epoch, not the part after the resume)."""
 
     step: int = 0
     epoch: int = 0
@@ -106,20 +115,73 @@ class RunState:
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     n_batches: int = 0
     lr: float = 0.0
+    seconds: float = 0.0
+    """Wall and CPU seconds the current epoch ran before ``started`` (in a killed process)."""
+    cpu_seconds: float = 0.0
+    started: tuple[float, float] = (0.0, 0.0)
+    """perf_counter and process_time when this process began the current epoch."""
 
     def accumulate(self, key: str, value: torch.Tensor) -> None:
         """Add a step's metric to the epoch's running sum."""
         self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
 
+    def begin_epoch(self) -> None:
+        self.started = (time.perf_counter(), time.process_time())
+
+    def elapsed(self) -> tuple[float, float]:
+        """Wall and CPU seconds of the current epoch so far, across resumes."""
+        return (
+            self.seconds + time.perf_counter() - self.started[0],
+            self.cpu_seconds + time.process_time() - self.started[1],
+        )
+
+    def next_epoch(self) -> None:
+        self.epoch += 1
+        self.batch = 0
+        self.sums, self.n_batches = {}, 0
+        self.seconds = self.cpu_seconds = 0.0
+        self.begin_epoch()
+
     def checkpoint_state(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+        seconds, cpu_seconds = self.elapsed()
         return {
             "step": self.step,
             "epoch": self.epoch,
             "batch": self.batch,
             "best": self.best,
             "bad_epochs": self.bad_epochs,
+            "n_batches": self.n_batches,
+            "lr": self.lr,
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
             "history": history,
         }
+
+    def checkpoint_tensors(self) -> dict[str, dict[str, torch.Tensor]]:
+        groups = {"sums": self.sums}
+        if self.best_state is not None:
+            groups["best"] = self.best_state
+        return groups
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict[str, Any], device: torch.device) -> RunState:
+        groups = saved.get("groups", {})
+        best = groups.get("best")
+        return cls(
+            step=saved["step"],
+            epoch=saved["epoch"],
+            batch=saved["batch"],
+            best=saved["best"],
+            bad_epochs=saved["bad_epochs"],
+            last_saved=saved["step"],
+            best_state={k: v.to(device) for k, v in best.items()} if best else None,
+            sums={k: v.to(device) for k, v in groups.get("sums", {}).items()},
+            # checkpoints of older versions hold no partial epoch: it restarts its sums
+            n_batches=saved.get("n_batches", 0),
+            lr=saved.get("lr", 0.0),
+            seconds=saved.get("seconds", 0.0),
+            cpu_seconds=saved.get("cpu_seconds", 0.0),
+        )
 
 
 class Trainer:
@@ -253,6 +315,8 @@ class Trainer:
                 self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=dev)
             if self.out_dir is not None:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
+                if self.rank == 0:
+                    remove_stale_temporaries(self.out_dir)  # of a run killed mid-write
             st = self._restore() if resume else self._start()
             self._epochs(batches, val, st, total)
         finally:
@@ -273,22 +337,15 @@ class Trainer:
         if self.checkpoint_path is None:
             raise AutoencodingError("resume needs an output folder holding a checkpoint")
         saved = load_checkpoint(self.checkpoint_path, self.model, self.opt, self.aux_opt)
-        st = RunState(
-            step=saved["step"],
-            epoch=saved["epoch"],
-            batch=saved["batch"],
-            best=saved["best"],
-            bad_epochs=saved["bad_epochs"],
-            last_saved=saved["step"],
-        )
+        st = RunState.from_checkpoint(saved, self.device)
         self.history = saved["history"]
         if self.out_dir is not None and self.rank == 0:
             # the log holds exactly what the checkpoint knew
-            with open(self.out_dir / "metrics.jsonl", "w") as fh:
-                fh.writelines(json.dumps(r) + "\n" for r in self.history)
+            text = "".join(json.dumps(r) + "\n" for r in self.history)
+            atomic_write(self.out_dir / "metrics.jsonl", lambda tmp: tmp.write_text(text))
         return st
 
-    def _save(self, st: RunState, at_epoch: int, at_batch: int) -> None:
+    def _save(self, st: RunState) -> None:
         if self.checkpoint_path is None or self.rank != 0:
             return
         # A finite loss can still be followed by an update that sends weights to inf/NaN; such
@@ -301,9 +358,14 @@ class Trainer:
                 f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); training stopped and "
                 f"{self._kept(st)}. Try a lower lr or grad_clip."
             )
-        state = st.checkpoint_state(self.history)
-        state.update(epoch=at_epoch, batch=at_batch)
-        save_checkpoint(self.checkpoint_path, self.model, self.opt, state, self.aux_opt)
+        save_checkpoint(
+            self.checkpoint_path,
+            self.model,
+            self.opt,
+            st.checkpoint_state(self.history),
+            self.aux_opt,
+            st.checkpoint_tensors(),
+        )
         st.last_saved = st.step
 
     def _epochs(self, batches: Batches, val: torch.Tensor | None, st: RunState, total: int) -> None:
@@ -323,9 +385,8 @@ class Trainer:
         if flushed:
             torch.set_flush_denormal(True)
         try:
-            while st.epoch < cfg.epochs:
-                t0, c0 = time.perf_counter(), time.process_time()
-                st.sums, st.n_batches = {}, 0
+            while st.epoch < cfg.epochs and not self._stopped(st):
+                st.begin_epoch()
                 for xb in batches.epoch(st.epoch, st.batch, self.rank, self.world):
                     out = self.train_step(xb.to(self.device, non_blocking=True), st, total)
                     if bar is not None:
@@ -333,8 +394,8 @@ class Trainer:
                         if st.step % 10 == 0:
                             bar.set_postfix(_postfix(out), refresh=False)
                     if cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0:
-                        self._save(st, st.epoch, st.batch)
-                if self.end_epoch(val, st, time.perf_counter() - t0, time.process_time() - c0):
+                        self._save(st)
+                if self.end_epoch(val, st, *st.elapsed()):
                     if bar is not None:
                         bar.write(
                             f"early stopping after epoch {st.epoch}: no better validation "
@@ -418,8 +479,7 @@ class Trainer:
         }
         n = max(1, st.n_batches)
         record.update({f"train/{k}": float(v) / n for k, v in st.sums.items()})
-        st.epoch += 1
-        st.batch = 0
+        st.next_epoch()
         if val is not None:
             vl = self.validation_loss(val)
             record.update({f"val/{k}": v for k, v in vl.items()})
@@ -433,8 +493,12 @@ class Trainer:
                 st.bad_epochs += 1
         self._log(record)
         if cfg.checkpoint_every == 0:
-            self._save(st, st.epoch, 0)
-        return bool(cfg.early_stopping and st.bad_epochs >= cfg.early_stopping)
+            self._save(st)
+        return self._stopped(st)
+
+    def _stopped(self, st: RunState) -> bool:
+        """Early stopping has ended the run (a run resumed after it trains no further)."""
+        return bool(self.cfg.early_stopping and st.bad_epochs >= self.cfg.early_stopping)
 
     def _finish(self, batches: Batches, st: RunState) -> None:
         if st.best_state is not None:
