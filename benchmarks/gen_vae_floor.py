@@ -19,6 +19,9 @@ fp32 single-thread implementation could reach on this machine.
 
     python benchmarks/gen_vae_floor.py                # 30 epochs, seed 0
     python benchmarks/gen_vae_floor.py --epochs 100 --repeats 3
+    # ours and the floor on both cores (pythae stays on one: two make it 2x slower here);
+    # GOMP_SPINCOUNT keeps OpenMP's threads awake between the many tiny products
+    OMP_NUM_THREADS=2 GOMP_SPINCOUNT=300000 python benchmarks/gen_vae_floor.py
 """
 
 from __future__ import annotations
@@ -173,7 +176,8 @@ def main() -> None:
     cpu = {k: float(np.mean([c for _, c in v])) for k, v in rows.items() if v}
     lines = [
         f"GEN VAE speed floor: {steps} steps an epoch, {args.epochs} epochs x "
-        f"{args.repeats} rounds, load average before {load0[0]:.2f} / after "
+        f"{args.repeats} rounds, {torch.get_num_threads()} thread(s) for ours and the floor "
+        f"(pythae: 1), load average before {load0[0]:.2f} / after "
         f"{os.getloadavg()[0]:.2f} (2 cores)",
         "",
         "| what | wall s/epoch | CPU s/epoch | pythae ÷ this (wall) |",
@@ -190,9 +194,11 @@ def main() -> None:
             f"(ceiling {wall['pythae'] / wall['floor']:.2f}x, "
             f"ours {wall['pythae'] / wall['ours']:.2f}x).",
         ]
+    threads = torch.get_num_threads()
     _bench.write_result(
-        "gen_vae_floor",
+        "gen_vae_floor" if threads == 1 else "gen_vae_floor_threads",
         {
+            "threads": threads,
             "epochs": args.epochs,
             "repeats": args.repeats,
             "steps_per_epoch": steps,
