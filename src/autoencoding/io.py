@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import AutoencodingError
@@ -27,9 +28,25 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in itertools.takewhile(bool, parts)) or (0,)
 
 
+#: the key, in config.json and in the weights file's metadata, of the weights' digest
+DIGEST = "weights_sha256"
+
+
+def weights_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the tensors' names, dtypes, shapes and bytes: what pairs a config with the
+    weights it was saved with."""
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        t = tensors[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{list(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    return h.hexdigest()
+
+
 def save_folder(path: str | Path, module: torch.nn.Module, payload: dict[str, Any]) -> Path:
-    """Write weights and config atomically (weights first, so a config never points at
-    missing weights)."""
+    """Write weights and config, each atomically, as one pair: both carry the weights'
+    digest, so a crash between the two renames (new weights beside the old config) is
+    found by :func:`read_folder` instead of loading a mismatched pair."""
     from . import __version__
 
     path = Path(path)
@@ -37,10 +54,28 @@ def save_folder(path: str | Path, module: torch.nn.Module, payload: dict[str, An
         raise AutoencodingError(f"save: {path} is a file; give a folder for the model")
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
+    digest = weights_digest(tensors)
+    meta = {DIGEST: digest}
+    atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     doc = {"library": "autoencoding", "version": __version__, "format": FORMAT, **payload}
+    doc[DIGEST] = digest
     atomic_write(path / CONFIG, lambda tmp: tmp.write_text(json.dumps(doc, indent=2)))
     return path
+
+
+def _check_pair(path: Path, doc: dict[str, Any], w_path: Path) -> None:
+    """config.json and the weights come from one save (when both carry a digest: folders
+    of older releases and hand-made weights files do not)."""
+    with safe_open(str(w_path), "pt") as fh:
+        held = (fh.metadata() or {}).get(DIGEST)
+    named = doc.get(DIGEST)
+    if named is not None and held is not None and named != held:
+        raise AutoencodingError(
+            f"{path}: {CONFIG} and {WEIGHTS} are not from the same save ({CONFIG} was saved "
+            f"with weights {str(named)[:12]}…, {WEIGHTS} holds {held[:12]}…): a save was "
+            f"interrupted between the two files, or one was replaced. Save the model again "
+            f"(for a training run: train again with --resume)"
+        )
 
 
 def read_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -79,6 +114,7 @@ def read_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
             raise AutoencodingError(f"{cfg_path}: missing key {key!r}")
     try:
         weights = load_file(str(w_path))
+        _check_pair(path, doc, w_path)
     except (SafetensorError, OSError, ValueError) as e:
         raise AutoencodingError(f"{w_path}: corrupt or truncated weights file ({e})") from None
     return doc, weights
