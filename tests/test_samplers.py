@@ -66,6 +66,22 @@ def test_sampling_is_seeded_and_survives_save_and_load(digits, tmp_path):
     np.testing.assert_array_equal(m.sample(8, seed=3), a)
 
 
+def test_a_vae_gmm_fits_posterior_draws_reproducibly(digits):
+    """For a VAE the mixture models the aggregate posterior: draws of q(z|x), not means,
+    so it spreads wider than the means' mixture, and the draws are seeded."""
+    m = ae.fit("vae", digits, seed=0, train={"epochs": 20, "progress": False})
+
+    def fitted(**opts):
+        m.fit_sampler(digits, "gmm", **opts)
+        g = m.module.samplers["gmm"]
+        return torch.einsum("k,kij->ij", g.weights, g.chol @ g.chol.transpose(1, 2))
+
+    post = fitted()
+    assert torch.equal(post, fitted())  # same fit twice: the posterior draws are seeded
+    means = fitted(codes="mean")
+    assert torch.trace(post) > torch.trace(means)
+
+
 @pytest.mark.filterwarnings("ignore::autoencoding.api.PosteriorCollapseWarning")  # 2 epochs
 def test_a_vae_keeps_its_prior_and_gains_a_gmm(digits):
     m = ae.fit("vae", digits, seed=0, train={"epochs": 2, "progress": False})
@@ -85,7 +101,7 @@ def test_fit_sampler_adds_one_to_a_model_trained_without(digits, tmp_path):
     loaded = ae.load(tmp_path / "m")
     assert loaded.config.samplers == [
         {"name": "gmm", "components": 4, "covariance": "full", "reg_covar": 1e-6,
-         "max_rows": 50_000, "seed": 0}
+         "codes": "posterior", "draws": 5, "max_rows": 50_000, "seed": 0}
     ]  # fmt: skip
     np.testing.assert_array_equal(loaded.sample(4), m.sample(4))
 
