@@ -9,11 +9,15 @@ The real-process version (kill -9 of ``autoencoding train``) is tests/test_kill_
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 import torch
+from torch import nn
 
 import autoencoding as ae
+from autoencoding.parts.base import BOTTLENECKS, BottleneckOutput
+from autoencoding.parts.bottlenecks import Bottleneck
 from autoencoding.train import InMemoryBatches, TrainConfig, Trainer
 from autoencoding.train.checkpoint import CHECKPOINT
 
@@ -135,3 +139,52 @@ def test_resume_after_early_stop_trains_no_further(tmp_path):
     assert [r["epoch"] for r in hist] == [r["epoch"] for r in lines]
     _assert_same(again, straight)
     assert _lines(tmp_path) == lines
+
+
+@dataclass
+class _NoOptions:
+    def validate(self):
+        pass
+
+
+@BOTTLENECKS.register("test-aux-tracker")
+class _AuxTracker(Bottleneck):
+    """Identity with an auxiliary parameter on its own optimizer: it tracks the mean latent
+    (as a learned codec's CDF parameters track the latents)."""
+
+    Config = _NoOptions
+
+    def __init__(self, cfg, latent_dim):
+        super().__init__(latent_dim)
+        self.centre = nn.Parameter(torch.zeros(latent_dim))
+        self.last = None
+
+    def forward(self, h, step=None):
+        self.last = h.detach().mean(0) if self.training else self.last
+        return BottleneckOutput(z=h)
+
+    def aux_parameters(self):
+        return [self.centre]
+
+    def aux_loss(self):
+        return ((self.centre - self.last) ** 2).sum()
+
+
+def test_the_aux_optimizer_resumes_exactly(tmp_path):
+    x = _data(96, 0)
+    cfg = _cfg(epochs=3, checkpoint_every=4)
+
+    def model():
+        torch.manual_seed(0)
+        spec = {"latent_dim": 3, "bottleneck": {"name": "test-aux-tracker"}}
+        return ae.Autoencoder(ae.resolve("ae", [10], (-3.0, 3.0), spec))
+
+    straight = model()
+    Trainer(straight, cfg, tmp_path / "straight").fit(x)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(model(), cfg, tmp_path / "k").fit(_KilledAt(x, cfg, 10))
+    resumed = model()
+    Trainer(resumed, cfg, tmp_path / "k").fit(x, resume=True)
+    _assert_same(resumed, straight)
+    lines = _lines(tmp_path / "k")
+    assert lines == _lines(tmp_path / "straight") and "train/aux_loss" in lines[0]
