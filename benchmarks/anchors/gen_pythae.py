@@ -1,10 +1,12 @@
 """Protocol GEN anchor: pythae 0.1.2 (run with benchmarks/.venvs/pythae/bin/python).
 
-    python gen_pythae.py --model {vae,vqvae,vqvae-ema} --seed S --epochs E --out result.json [--threads N]
+    python gen_pythae.py --model {vae,vqvae,vqvae-ema,wae,rae,iwae,vamp} --seed S --epochs E --out result.json [--threads N]
 
 Trains pythae's VAE (Bernoulli / "bce" likelihood) or VQVAE (its default quantizer, or the EMA
 quantizer) with the protocol nets through pythae's own BaseTrainer, then writes result.json and
-result.npz (see README.md in this folder).
+result.npz (see README.md in this folder). WAE-MMD, RAE-L2, IWAE (k = 10) and VAMP (50
+components) run with pythae's defaults for timing (benchmarks/gen_models_speed.py); their
+result holds the test reconstructions only.
 """
 
 from __future__ import annotations
@@ -18,14 +20,29 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
-args = C.parse_args(("vae", "vqvae", "vqvae-ema"), __doc__)
+#: models timed by gen_models_speed.py (pythae defaults; deterministic encoders for wae, rae)
+TIMED = ("wae", "rae", "iwae", "vamp")
+args = C.parse_args(("vae", "vqvae", "vqvae-ema", *TIMED), __doc__)
 C.setup_process(args.threads)
 
 import numpy as np  # noqa: E402
 import pythae  # noqa: E402
 import torch  # noqa: E402
 from pythae.data.datasets import BaseDataset  # noqa: E402
-from pythae.models import VAE, VQVAE, VAEConfig, VQVAEConfig  # noqa: E402
+from pythae.models import (  # noqa: E402
+    IWAE,
+    RAE_L2,
+    VAE,
+    VAMP,
+    VQVAE,
+    WAE_MMD,
+    IWAEConfig,
+    RAE_L2_Config,
+    VAEConfig,
+    VAMPConfig,
+    VQVAEConfig,
+    WAE_MMD_Config,
+)
 from pythae.models.base.base_utils import ModelOutput  # noqa: E402
 from pythae.models.nn import BaseDecoder, BaseEncoder  # noqa: E402
 from pythae.trainers import BaseTrainer, BaseTrainerConfig  # noqa: E402
@@ -54,6 +71,17 @@ class VAEEncoder(BaseEncoder):
     def forward(self, x):
         h = self.body(x.reshape(x.shape[0], -1))
         return ModelOutput(embedding=self.mu(h), log_covariance=self.logvar(h))
+
+
+class AEEncoder(BaseEncoder):
+    """64-256-256-8 (ReLU) deterministic encoder (WAE, RAE)."""
+
+    def __init__(self):
+        BaseEncoder.__init__(self)
+        self.net = mlp([64, C.HIDDEN, C.HIDDEN, C.LATENT_DIM])
+
+    def forward(self, x):
+        return ModelOutput(embedding=self.net(x.reshape(x.shape[0], -1)))
 
 
 class Decoder(BaseDecoder):
@@ -87,7 +115,22 @@ class VQDecoder(Decoder):
         return self.net(z.permute(0, 2, 3, 1).reshape(z.shape[0], -1))
 
 
+def build_timed_model(kind):
+    common = dict(input_dim=(64,), latent_dim=C.LATENT_DIM)
+    if kind == "wae":
+        return WAE_MMD(WAE_MMD_Config(**common), encoder=AEEncoder(), decoder=Decoder(C.LATENT_DIM))
+    if kind == "rae":
+        return RAE_L2(RAE_L2_Config(**common), encoder=AEEncoder(), decoder=Decoder(C.LATENT_DIM))
+    if kind == "iwae":
+        cfg = IWAEConfig(**common, reconstruction_loss="bce", number_samples=10)
+        return IWAE(cfg, encoder=VAEEncoder(), decoder=Decoder(C.LATENT_DIM))
+    cfg = VAMPConfig(**common, reconstruction_loss="bce", number_components=50)
+    return VAMP(cfg, encoder=VAEEncoder(), decoder=Decoder(C.LATENT_DIM))
+
+
 def build_model(kind):
+    if kind in TIMED:
+        return build_timed_model(kind)
     if kind == "vae":
         cfg = VAEConfig(input_dim=(64,), latent_dim=C.LATENT_DIM, reconstruction_loss="bce")
         return VAE(cfg, encoder=VAEEncoder(), decoder=Decoder(C.LATENT_DIM))
@@ -179,6 +222,11 @@ def main():
         meta.update(latent_dim=C.LATENT_DIM, nll_samples=C.NLL_SAMPLES, elbo_draws=C.ELBO_DRAWS)
         meta["summary"] = C.vae_summary(arrays, x_te)
         meta["summary"]["probe"] = C.probe_accuracy(arrays["mu_train"], y_tr, arrays["mu"], y_te)
+    elif args.model in TIMED:
+        with torch.no_grad():
+            xhat = model.decoder(model.encoder(torch.as_tensor(x_te)).embedding).reconstruction
+        arrays = {"xhat_mean": xhat.numpy()}
+        meta["summary"] = {"mse": float(((arrays["xhat_mean"] - x_te) ** 2).mean())}
     else:
 
         def run(x):
