@@ -1,6 +1,9 @@
-"""Resumable checkpoints: one safetensors file (weights, optimizer tensors, RNG state) whose
-metadata holds the JSON training state. Written to a temporary file and renamed, so a crash
-mid-write never leaves a half-written checkpoint in place of the last good one.
+"""Resumable checkpoints: one safetensors file (weights, optimizer and aux optimizer tensors,
+RNG state, the run's tensors: early stopping's best weights and the current epoch's metric
+sums) whose metadata holds the JSON training state (step, epoch, batch, best value, patience,
+lr, history). Everything a resume needs to continue bitwise, in one file written to a
+temporary and renamed, so a crash mid-write never leaves a half-written checkpoint in place
+of the last good one.
 """
 
 from __future__ import annotations
