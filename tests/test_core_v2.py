@@ -261,5 +261,5 @@ def test_huge_finite_values_scale_in_float64_and_decode_refuses_nan():
     tiny = Scaler("standard", [0.0] * 4, [1e-20] * 4)  # 1e30 / 1e-20 does not fit in float32
     with pytest.raises(AutoencodingError, match="feature 2: .* beyond what float32 holds"):
         tiny.transform(x)
-    with pytest.raises(AutoencodingError, match="scale must be finite and non-zero"):
+    with pytest.raises(AutoencodingError, match="scale must be finite and positive"):
         Scaler("standard", [0.0] * 4, [1.0, 0.0, 1.0, 1.0])

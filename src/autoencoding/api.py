@@ -23,9 +23,10 @@ from .config import from_dict, to_dict
 from .data import Dataset, Scaler, check_array, load_data, split_indices
 from .errors import AutoencodingError
 from .evaluate.metrics import active_units_from_latents, latents
+from .guards import check_array_memory, check_model_memory
 from .io import read_folder, save_folder
 from .model import Autoencoder, ModelConfig, migrate_model_config
-from .recipes import derived_train, get_recipe, resolve
+from .recipes import RECIPES, derived_train, get_recipe, resolve
 from .train import TrainConfig, Trainer
 from .train.batches import ArrayBatches
 
@@ -94,6 +95,9 @@ class TrainedModel:
             raise AutoencodingError(f"sample: n must be a whole number >= 1, got {n!r}")
         if sampler is not None and not isinstance(sampler, str):
             raise AutoencodingError(f"sample: sampler must be a name, got {sampler!r}")
+        # the samples, their float64 unscaling and the result: ~16 bytes per entry
+        shape = (int(n), *(s or 1 for s in self.module.input_shape))
+        check_array_memory(shape, 16, f"sample: {n} samples")
         g = torch.Generator(device=self._device()).manual_seed(seed)
         out = self.module.sample(int(n), generator=g, sampler=sampler)
         return self.scaler.inverse_transform(out.cpu().numpy())
@@ -147,13 +151,22 @@ def load(path: str | Path, device: str = "cpu") -> TrainedModel:
         missing = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in doc["model"]]
         if missing:
             raise AutoencodingError(f"{path}/config.json: missing model key(s) {missing}")
+    where = f"{Path(path) / 'config.json'}"
     try:
-        module = Autoencoder(from_dict(ModelConfig, doc["model"], where=f"{path}: model"))
+        mcfg = from_dict(ModelConfig, doc["model"], where="model")
+        for name in {mcfg.recipe, doc.get("recipe", mcfg.recipe)}:
+            if name not in RECIPES:  # an edited or foreign name: say so, do not guess
+                get_recipe(name)
+        scaler = Scaler.from_dict(doc["scaler"])
+        if not isinstance(doc.get("info", {}), dict):
+            raise AutoencodingError(f"info: expected a mapping, got {str(doc['info'])[:60]}")
+        check_model_memory(mcfg, device, training=False)  # before allocating any weight
+        module = Autoencoder(mcfg)
     except AutoencodingError as e:
-        raise AutoencodingError(f"{path}/config.json: {e}") from None
+        raise AutoencodingError(f"{where}: {e}") from None
     load_weights(module, weights, Path(path))
     module.to(device).eval()
-    return TrainedModel(module, Scaler.from_dict(doc["scaler"]), doc.get("info", {}))
+    return TrainedModel(module, scaler, doc.get("info", {}))
 
 
 def train_config(
@@ -220,6 +233,9 @@ def train_recipe(
     """
     mcfg = resolve(recipe, input_shape, data_range, model)
     cfg = train_config(recipe, train, seed, mcfg, rows)
+    from .train.trainer import resolve_device
+
+    check_model_memory(mcfg, resolve_device(cfg.device))  # a size that cannot fit: say so now
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         module = Autoencoder(mcfg)

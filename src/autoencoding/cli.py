@@ -23,6 +23,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from .errors import AutoencodingError, TrainingDiverged  # noqa: E402
+from .guards import check_output  # noqa: E402
 
 # Commands contributed by other modules: (module, function adding a subparser).
 EXTRA_COMMANDS: list[tuple[str, str]] = [
@@ -209,6 +210,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             raise AutoencodingError(f"--set {key}: keys start with 'model.' or 'train.'")
         _set_nested(model if group == "model" else train, rest, _parse_value(value))
     columns = opts["columns"].split(",") if opts.get("columns") else None
+    check_output(opts["out"] or "runs/x", "folder")  # before the data is read
     ds = load_data(opts["data"], columns=columns, label=opts.get("label"))
     test_fraction = float(opts["test_fraction"])
     # The test split has its own fixed seed, never the training seed: runs with different
@@ -333,6 +335,7 @@ def _evaluate_and_report(
             file=sys.stderr,
         )
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a refused input leaves no folder
     (out / name).write_text(json.dumps(metrics, indent=2))
     figures = []
     if trained.history:
@@ -383,6 +386,8 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
     if args.out and not args.data:
         raise AutoencodingError("--out is for evaluations on --data; the test split's go to RUN")
+    if args.out:
+        check_output(args.out, "folder")
     trained = api.load(args.run)
     split = trained.info.get("split") or _read_split(args.run) or {}
     out = Path(args.run)
@@ -393,7 +398,6 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             raise AutoencodingError(f"--out {out}: is a file; give a folder")
         if out.resolve() == Path(args.run).resolve():
             raise AutoencodingError("--out: give a folder other than the run's own")
-        out.mkdir(parents=True, exist_ok=True)
         ds = _load_x(args.data, trained.info, args.columns)
         x, y, xtr, ytr = ds.x, ds.y, None, None
     elif split:
@@ -421,9 +425,7 @@ def _check_out(path: str) -> Path:
             f"--out {path}: unknown file type {p.suffix or '(none)'!r}; expected a name ending "
             f"in {', '.join(ARRAY_SUFFIXES)}"
         )
-    if p.is_dir():
-        raise AutoencodingError(f"--out {path}: is a folder; give a file name")
-    return p
+    return check_output(p, "file")
 
 
 def _write_array(path: str, arr) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import AutoencodingError
 
 Kind = Literal["none", "standard", "minmax", "range"]
+KINDS = ("none", "standard", "minmax", "range")
 
 
 @dataclass
@@ -21,12 +22,24 @@ class Scaler:
     scale: list[float] | float = 1.0
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise AutoencodingError(
+                f"scaler kind {self.kind!r} is unknown; expected one of {', '.join(KINDS)}"
+            )
         for name, value in (("shift", self.shift), ("scale", self.scale)):
-            v = np.asarray(value, dtype=np.float64)
-            if not np.isfinite(v).all() or (name == "scale" and (v == 0).any()):
+            try:
+                v = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise AutoencodingError(
+                    f"scaler {self.kind!r}: its {name} must be a number or a list of numbers, "
+                    f"got {value!r}"
+                ) from None
+            # a fitted scale is a spread or a range: never <= 0 (a negative one would mirror
+            # the data, a zero one divide by zero)
+            if not np.isfinite(v).all() or (name == "scale" and (v <= 0).any()):
                 raise AutoencodingError(
                     f"scaler {self.kind!r}: its {name} must be finite"
-                    + (" and non-zero" if name == "scale" else "")
+                    + (" and positive" if name == "scale" else "")
                     + f", got {v.tolist() if v.ndim else float(v)}"
                 )
 
@@ -101,7 +114,9 @@ class Scaler:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scaler:
-        try:
-            return cls(d["kind"], d["shift"], d["scale"])
-        except (KeyError, TypeError) as e:
-            raise AutoencodingError(f"config.json: malformed scaler entry ({e})") from None
+        if not isinstance(d, dict) or not {"kind", "shift", "scale"} <= set(d):
+            raise AutoencodingError(
+                f"malformed scaler entry: expected a mapping with kind, shift and scale, got "
+                f"{str(d)[:80]}"
+            )
+        return cls(d["kind"], d["shift"], d["scale"])

@@ -47,6 +47,18 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return est._validate_data(X, y, reset=reset, **kw)
 
 
+def one_line(e: ValueError) -> ValueError:
+    """``e`` with its message on one line (scikit-learn's NaN message runs to a paragraph of
+    advice about other estimators): the first line and the first sentence of the next."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return e
+    message = f"{lines[0]} {lines[1].split('. ')[0].rstrip('.')}."
+    if "NaN" in lines[0]:
+        message += " Fill the missing values first, e.g. with MaskedAutoencoderImputer."
+    return type(e)(message)
+
+
 def validate_table(
     est: Any, X: Any, *, reset: bool, allow_nan: bool = False, min_samples: int = 2
 ) -> np.ndarray:
@@ -56,14 +68,17 @@ def validate_table(
     and otherwise rejects a different feature count. NaN is allowed only when ``allow_nan``;
     infinity never is.
     """
-    X = _validate_data(
-        est,
-        X,
-        reset=reset,
-        dtype=np.float64,
-        ensure_all_finite="allow-nan" if allow_nan else True,
-        ensure_min_samples=min_samples if reset else 1,
-    )
+    try:
+        X = _validate_data(
+            est,
+            X,
+            reset=reset,
+            dtype=np.float64,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_min_samples=min_samples if reset else 1,
+        )
+    except ValueError as e:
+        raise one_line(e) from None
     if allow_nan and np.isinf(X).any():
         row, col = np.argwhere(np.isinf(X))[0]
         raise ValueError(
@@ -164,6 +179,10 @@ def fit_module(
     breaks scikit-learn's "a subset gives the same answers" contract), and on small tables
     the cost is negligible.
     """
+    from ..guards import check_model_memory
+    from ..train.trainer import resolve_device
+
+    check_model_memory(config, resolve_device(train.device))  # hidden=[10**9]: refused, named
     x_t = torch.as_tensor(x, dtype=torch.float32)
     val_t = torch.as_tensor(x_val, dtype=torch.float32) if x_val is not None else None
     with torch.random.fork_rng(devices=[]):

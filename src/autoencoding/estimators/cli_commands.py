@@ -74,10 +74,17 @@ def _read_table(path: str, columns: str | None, allow_missing: bool):
     return frame, cols, values
 
 
-def _write(frame, out: str) -> None:
-    p = Path(out)
-    if p.suffix.lower() != ".csv":
+def _check_out(out: str) -> Path:
+    """The --out CSV, checked before the table is read or anything is fitted."""
+    from ..guards import check_output
+
+    if Path(out).suffix.lower() != ".csv":
         raise AutoencodingError(f"--out: expected a .csv path, got {out!r}")
+    return check_output(out, "file")
+
+
+def _write(frame, out: str) -> None:
+    p = _check_out(out)
     p.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(p, index=False)
     print(f"wrote {p} ({len(frame)} rows)")
@@ -102,6 +109,7 @@ def _fit(make, values) -> Any:
 def cmd_detect(args: argparse.Namespace, parser: Any = None) -> int:
     from .outlier import AutoencoderOutlierDetector
 
+    _check_out(args.out)
     frame, _, values = _read_table(args.data, args.columns, allow_missing=False)
     kw: dict[str, Any] = {
         "recipe": args.recipe,
@@ -126,6 +134,7 @@ def cmd_detect(args: argparse.Namespace, parser: Any = None) -> int:
 def cmd_impute(args: argparse.Namespace, parser: Any = None) -> int:
     from .imputer import MaskedAutoencoderImputer
 
+    _check_out(args.out)
     frame, cols, values = _read_table(args.data, args.columns, allow_missing=True)
     missing = int(np.isnan(values).sum())
     out = frame.copy()

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from ..errors import AutoencodingError
+from ..guards import check_output
 
 
 def add_sae_parser(subparsers) -> argparse.ArgumentParser:
@@ -181,6 +182,7 @@ def cmd_cache(args, parser=None) -> int:
     from .corpus import read_texts
 
     hooks = [h.strip() for h in args.hooks.split(",") if h.strip()]
+    check_output(args.out, "folder")
     texts = read_texts(args.text, column=args.column)
     stores = cache_activations(
         args.model,
@@ -203,7 +205,7 @@ def cmd_train(args, parser=None) -> int:
     from .train import evaluate_sae, train_sae
 
     init_from_env("cpu")
-    out = Path(args.out)
+    out = check_output(args.out, "folder")
     store = _store(args.store, out)
     if not 0 <= args.eval_fraction < 1:
         raise AutoencodingError(f"--eval-fraction must be in [0, 1), got {args.eval_fraction}")
@@ -259,6 +261,8 @@ def cmd_evaluate(args, parser=None) -> int:
     from .evaluation import evaluate_splice, frequency_histogram, plot_frequency_histogram
     from .train import sae_statistics
 
+    if args.out:
+        check_output(args.out, "folder")
     model = _load_sae(args.run)
     store = _store(args.store)
     if store.d != model.module.n_features:
@@ -313,6 +317,7 @@ def cmd_evaluate(args, parser=None) -> int:
 def cmd_features(args, parser=None) -> int:
     from .features import write_feature_browser
 
+    check_output(args.out, "folder")
     model = _load_sae(args.run)
     store = _store(args.store)
     tokenizer = unembedding = None

