@@ -214,7 +214,9 @@ def training_figure(
 def _total_panel(ax, curves: Curves, ramp_list: list[Ramp], style) -> None:
     x = curves.epochs
     drawn = _plot(ax, x, curves.train.get("loss"), "train", style, TRAIN)
-    drawn |= _plot(ax, x, curves.val.get("loss"), "validation", style, VAL)
+    # validation runs in eval mode, where a scheduled weight is at its final value
+    val_label = "validation (weights at their final values)" if curves.weights else "validation"
+    drawn |= _plot(ax, x, curves.val.get("loss"), val_label, style, VAL)
     for r in ramp_list:
         ax.axvspan(
             r.first_epoch - 0.5,
