@@ -109,7 +109,10 @@ class Ramp:
 
     @property
     def term(self) -> str:
-        return weighted_term(self.name) or "regulariser"
+        """What the weight multiplies, as a phrase: "the kl term", or "the regulariser" for
+        a weight not named after its term."""
+        t = weighted_term(self.name)
+        return f"the {t} term" if t else "the regulariser"
 
     def short(self) -> str:
         """The sentence cut to fit under a panel heading."""
@@ -125,7 +128,7 @@ class Ramp:
             else (f"epoch {self.last_epoch:g}")
         )
         what = (
-            f"the total loss rises while the {self.term} term is switched on"
+            f"the total loss rises while {self.term} is switched on"
             if self.total_rises
             else f"the total adds {self.name} × {self.term}, so it can rise while every term falls"
         )
