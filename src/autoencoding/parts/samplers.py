@@ -85,9 +85,12 @@ class LatentSampler(Part):
                 for _ in range(self.cfg.draws if stochastic else 1):
                     b = model.run(xb, sample=stochastic, decode=False).bottleneck
                     parts.append(b.z.detach().flatten(1).double().cpu())
-        if not parts:
+        z = torch.cat(parts).numpy() if parts else np.zeros((0, self.dim))
+        z = _gather_rows(z)
+        if not len(z):
             raise AutoencodingError(f"sampler {self.registry_name!r}: no training data to fit on")
-        z = torch.cat(parts).numpy()
+        # the fit must not depend on the order the rows arrived in (one process or several)
+        z = z[np.lexsort(z.T[::-1])]
         cap = self.cfg.max_rows
         if len(z) > cap:
             z = z[np.linspace(0, len(z) - 1, cap).round().astype(int)]
@@ -120,6 +123,18 @@ class LatentSampler(Part):
                 "training, or on data with TrainedModel.fit_sampler"
             )
         return self.draw(n, generator).view(n, *self.latent_shape)
+
+
+def _gather_rows(z: np.ndarray) -> np.ndarray:
+    """Every process's rows (under torchrun each holds a shard of the training data), so
+    every process fits the same sampler on all of them."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return z
+    shards: list[np.ndarray | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(shards, z)
+    return np.concatenate([s for s in shards if s is not None])
 
 
 @dataclass
