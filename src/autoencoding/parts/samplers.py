@@ -187,7 +187,9 @@ class GMMSampler(LatentSampler):
         k, d = cfg.components, self.dim
         self.register_buffer("weights", torch.full((k,), 1.0 / k))
         self.register_buffer("means", torch.zeros(k, d))
-        self.register_buffer("chol", torch.eye(d).expand(k, d, d).clone())
+        chol = torch.zeros(k, d, d)  # identity factors (not torch.eye: on the meta device
+        chol.diagonal(dim1=-2, dim2=-1).fill_(1.0)  # it imports torch._dynamo, ~1 s)
+        self.register_buffer("chol", chol)
 
     def fit_codes(self, z: np.ndarray) -> None:
         from sklearn.mixture import GaussianMixture
