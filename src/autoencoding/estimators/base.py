@@ -53,9 +53,10 @@ def one_line(e: ValueError) -> ValueError:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     if len(lines) <= 1:
         return e
+    if "NaN" not in lines[0]:  # e.g. a 1-D array: keep scikit-learn's "Reshape your data" advice
+        return type(e)(" ".join(lines))
     message = f"{lines[0]} {lines[1].split('. ')[0].rstrip('.')}."
-    if "NaN" in lines[0]:
-        message += " Fill the missing values first, e.g. with MaskedAutoencoderImputer."
+    message += " Fill the missing values first, e.g. with MaskedAutoencoderImputer."
     return type(e)(message)
 
 
