@@ -335,7 +335,7 @@ def test_evaluate_errors_exit_2_with_one_line(tmp_path, store, capsys):
     cases = [
         (["--hook", "blocks.5.resid_post"], "unknown hook point 'blocks.5.resid_post'"),
         (["--model", str(tmp_path / "nope")], "expected a local model folder"),
-        (["--model", str(tmp_path / "empty")], "cannot be loaded offline"),
+        (["--model", str(tmp_path / "empty")], "no *.safetensors weights in"),
         (["--max-tokens", "0"], "--max-tokens must be >= 1"),
     ]
     for extra, message in cases:
