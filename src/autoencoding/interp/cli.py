@@ -180,9 +180,11 @@ def _store(path: str, out: Path | None = None):
 def cmd_cache(args, parser=None) -> int:
     from .cache import cache_activations
     from .corpus import read_texts
+    from .models import check_model
 
     hooks = [h.strip() for h in args.hooks.split(",") if h.strip()]
     check_output(args.out, "folder")
+    check_model(args.model)  # a missing or pickled model is named before the text is read
     texts = read_texts(args.text, column=args.column)
     stores = cache_activations(
         args.model,

@@ -95,12 +95,19 @@ def _check_safetensors(name: str, path: str) -> None:
     raise AutoencodingError(f"model {name!r}: no *.safetensors weights in {path}")
 
 
+def check_model(name: str) -> str:
+    """The local folder of model ``name``, checked to hold safetensors weights (nothing is
+    imported or read): what commands ask before their work starts."""
+    path = resolve_model_path(name)
+    _check_safetensors(name, path)
+    return path
+
+
 def load_model(name: str, causal: bool | None = None) -> tuple[nn.Module, Any]:
     """(model in eval mode, tokenizer) from a local folder or alias, offline; only
     safetensors weights are read (``use_safetensors``: nothing is unpickled)."""
+    path = check_model(name)
     tf = _transformers()
-    path = resolve_model_path(name)
-    _check_safetensors(name, path)
     try:
         config = tf.AutoConfig.from_pretrained(path, local_files_only=True)
         if causal is None:
