@@ -44,6 +44,15 @@ CASES = {
             "corruption": {"name": "remask", "rate": 0.3},
         },
     ),
+    "rae": ("rae", (0.0, 1.0), None),
+    "rae-mse": ("rae", (-3.0, 3.0), {"bottleneck": {"name": "rae", "weight": 0.5}}),
+    "iwae-bernoulli": ("iwae", (0.0, 1.0), None),
+    "iwae-gaussian-learned-k3": (
+        "iwae",
+        (-3.0, 3.0),
+        {"bottleneck": {"name": "iwae", "samples": 3, "warmup_steps": 10}},
+    ),
+    "iwae-k1": ("iwae", (0.0, 1.0), {"bottleneck": {"name": "iwae", "samples": 1}}),
 }
 
 
@@ -95,7 +104,8 @@ def test_manual_loss_counts_only_the_entries_in_where(name):
         expected_p = p.grad.clone()
         p.grad = torch.zeros_like(p)
     with torch.no_grad():
-        got, grad_out = LOSSES[type(rec)][1](rec, out.detach(), x, where)
+        per_row, grad_of = LOSSES[type(rec)][1](rec, out.detach(), x, where)
+        got, grad_out = per_row.mean(), grad_of(1.0 / len(out))
     torch.testing.assert_close(got, loss.detach())
     torch.testing.assert_close(grad_out, out.grad)
     for p in params:
@@ -104,7 +114,7 @@ def test_manual_loss_counts_only_the_entries_in_where(name):
 
 def test_parts_without_manual_gradients_take_autograd():
     torch.manual_seed(0)
-    assert "regularizers" in MLPStep.why_not(Autoencoder(resolve("cae", [24], (0.0, 1.0))))
+    assert "regularizer" in MLPStep.why_not(Autoencoder(resolve("cae", [24], (0.0, 1.0))))
     assert "bottleneck" in MLPStep.why_not(Autoencoder(resolve("lorae", [24], (0.0, 1.0))))
     nets = {"encoder": {"name": "conv2d"}, "decoder": {"name": "conv2d"}}
     conv = Autoencoder(resolve("ae", [1, 8, 8], (0.0, 1.0), nets))
@@ -112,7 +122,8 @@ def test_parts_without_manual_gradients_take_autograd():
 
 
 @pytest.mark.filterwarnings("ignore::autoencoding.api.PosteriorCollapseWarning")  # 3 short epochs
-def test_fit_is_the_same_with_and_without_manual_gradients():
+@pytest.mark.parametrize("recipe", ["vae", "rae", "iwae"])
+def test_fit_is_the_same_with_and_without_manual_gradients(recipe):
     rng = np.random.default_rng(0)
     x = 1 / (1 + np.exp(-rng.normal(size=(300, 3)) @ rng.normal(size=(3, 16))))
     x = x.astype(np.float32)  # data in [0, 1] with 3 latent factors
@@ -128,8 +139,8 @@ def test_fit_is_the_same_with_and_without_manual_gradients():
             "grad_clip": 5.0,
         },
     )
-    fast = ae.fit("vae", x, **{**kw, "train": {**kw["train"], "manual_gradients": True}})
-    slow = ae.fit("vae", x, **{**kw, "train": {**kw["train"], "manual_gradients": False}})
+    fast = ae.fit(recipe, x, **{**kw, "train": {**kw["train"], "manual_gradients": True}})
+    slow = ae.fit(recipe, x, **{**kw, "train": {**kw["train"], "manual_gradients": False}})
     for (k, a), b in zip(
         fast.module.state_dict().items(), slow.module.state_dict().values(), strict=True
     ):

@@ -11,8 +11,9 @@ kernel, never by editing the part or the trainer.
 Registered steps (in the order they are tried):
 
 - ``mlp`` (:mod:`.mlp`): MLP encoders/decoders, identity or Gaussian bottleneck, MSE /
-  Bernoulli / Gaussian likelihoods, any corruption, no regularizers — about twice the
-  speed of autograd on protocol GEN's VAE;
+  Bernoulli / Gaussian likelihoods, any corruption — about twice the speed of autograd on
+  protocol GEN's VAE; :mod:`.mlp_generative` adds the ``rae`` and ``iwae`` bottlenecks and
+  the ``decoder-l2`` regularizer;
 - ``sae-topk`` (:mod:`.sae_topk`): TopK sparse autoencoders (exact sparse products, bf16
   dense product where the hardware runs it natively);
 - ``group`` (:mod:`.group`): a :class:`~autoencoding.model.PipelineGroup` whose every
@@ -73,7 +74,7 @@ def why_no_fast_step(model: nn.Module) -> str:
 
 
 # registration order is the order steps are tried
-from . import mlp, sae_topk, group  # noqa: E402, F401, I001
+from . import mlp, mlp_generative, sae_topk, group  # noqa: E402, F401, I001
 from .flat import FlatAdam, FlatParameters, fused_kernels_available  # noqa: E402
 
 __all__ = [

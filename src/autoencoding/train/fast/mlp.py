@@ -4,21 +4,23 @@ A small MLP autoencoder on a CPU spends most of a training step outside its matr
 recording the autograd graph, walking it backward, and the optimizer's per-tensor
 bookkeeping. When every part of a model has a kernel here — MLP encoder and decoder,
 identity or Gaussian bottleneck, MSE / Bernoulli / Gaussian reconstruction, any corruption
-(it sits before the encoder, so no gradient flows through it) and no regularizer — this step
-runs the same forward computation without a graph and writes the backward out layer by
-layer straight into the flat gradient buffer. Same noise draws, same loss terms, gradients
-equal to autograd's up to float rounding (``tests/test_manual_gradients.py``); about twice
-as fast on the protocol GEN VAE (``benchmarks/gen_vae.py``).
+(it sits before the encoder, so no gradient flows through it), any regularizer with a
+kernel — this step runs the same forward computation without a graph and writes the
+backward out layer by layer straight into the flat gradient buffer. Same noise draws, same
+loss terms, gradients equal to autograd's up to float rounding
+(``tests/test_manual_gradients.py``); about twice as fast on the protocol GEN VAE
+(``benchmarks/gen_vae.py``).
 
-Kernels are registered per part type (``NETS``, ``BOTTLENECKS``, ``LOSSES``); each says
-whether it supports a given part's settings (e.g. an MLP with GELU has no kernel).
+Kernels are registered per part type (``NETS``, ``BOTTLENECKS``, ``LOSSES``,
+``REGULARIZERS``; the generative parts' in :mod:`.mlp_generative`); each says whether it
+supports a given part's settings (e.g. an MLP with GELU has no kernel).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -157,10 +159,27 @@ def _gaussian_backward(part: GaussianBottleneck, cache, grad_z: torch.Tensor) ->
     return grad_h
 
 
-#: bottleneck kernels by part type: (forward, backward)
-BOTTLENECKS: dict[type, tuple[Callable, Callable]] = {
-    IdentityBottleneck: (_identity_forward, lambda part, cache, g: g),
-    GaussianBottleneck: (_gaussian_forward, _gaussian_backward),
+class BottleneckKernel(NamedTuple):
+    """A bottleneck's training forward and backward without a graph."""
+
+    forward: Callable
+    """(part, h, step) -> (z, losses, stats, cache): the part's ``forward`` in training
+    mode. z may hold k rows per input, sample-major ((k·B, d): rows i·B … i·B + B − 1 are
+    the i-th sample of every input); the decoder and the loss then run on all k·B rows."""
+    backward: Callable
+    """(part, cache, grad_z) -> d loss / d h."""
+    reduce: Callable | None = None
+    """For a bottleneck that scores the decoded rows itself (its ``after_decode``): (part,
+    cache, per-row loss (k·B,)) -> (reconstruction, terms, stats, row weights): the
+    reconstruction term, the terms and stats ``after_decode`` adds, and d loss / d per-row
+    loss ((k·B, 1)); it may keep what its backward needs in ``cache``. None: the loss is
+    the batch mean (row weights 1/B)."""
+
+
+#: bottleneck kernels by part type
+BOTTLENECKS: dict[type, BottleneckKernel] = {
+    IdentityBottleneck: BottleneckKernel(_identity_forward, lambda part, cache, g: g),
+    GaussianBottleneck: BottleneckKernel(_gaussian_forward, _gaussian_backward),
 }
 
 # -- reconstruction losses -----------------------------------------------------------------
@@ -169,37 +188,47 @@ BOTTLENECKS: dict[type, tuple[Callable, Callable]] = {
 def entry_weights(
     where: torch.Tensor | None, like: torch.Tensor, mean: bool
 ) -> torch.Tensor | float:
-    """d(batch mean of the per-sample loss) / d(per-entry loss): each entry's weight in the
-    batch loss (a scalar when every entry counts the same). ``mean``: the per-sample loss
-    averages its entries (MSE) rather than summing them (likelihoods)."""
-    n = like.shape[0]
+    """d(per-sample loss) / d(per-entry loss): each entry's weight in its row's loss (a
+    scalar when every entry counts the same). ``mean``: the per-sample loss averages its
+    entries (MSE) rather than summing them (likelihoods)."""
     if where is None:
-        return 1.0 / (n * like[0].numel()) if mean else 1.0 / n
+        return 1.0 / like[0].numel() if mean else 1.0
     w = where.flatten(1).to(like.dtype)
     if mean:
-        return w / (n * w.sum(1, keepdim=True).clamp_min(1.0))
-    return w / n
+        return w / w.sum(1, keepdim=True).clamp_min(1.0)
+    return w
+
+
+def _row_sum(per_entry: torch.Tensor, w: torch.Tensor | float) -> torch.Tensor:
+    """The per-sample loss: each row's entries, weighted by ``w``, summed."""
+    if isinstance(w, float):
+        return per_entry.sum(1).mul_(w)
+    return (per_entry * w).sum(1)
+
+
+# A loss kernel returns (per-sample loss (n,), grad) for flat tensors; ``grad(row_w)`` is
+# the gradient with respect to ``out`` of Σ_rows row_w · per-sample loss (row_w: 1/n for
+# the batch mean, or an (n, 1) tensor), called once: it may reuse the forward's buffers.
 
 
 def _mse_loss(part: MSE, out, x, where):
-    """(batch-mean loss, its gradient with respect to ``out``) for flat tensors."""
     diff = out - x
     w = entry_weights(where, diff, mean=True)
-    return (diff.pow(2) * w).sum(), diff.mul_(w).mul_(2.0)
+    return _row_sum(diff.pow(2), w), lambda row_w: diff.mul_(w * row_w * 2.0)
 
 
 def _bernoulli_loss(part: Bernoulli, out, x, where):
     w = entry_weights(where, out, mean=False)
     # BCE with logits = softplus(out) − x·out, entry by entry
     per_entry = F.softplus(out).sub_(x * out)
-    loss = per_entry.sum() * w if isinstance(w, float) else (per_entry * w).sum()
-    return loss, torch.sigmoid(out).sub_(x).mul_(w)
+    return _row_sum(per_entry, w), lambda row_w: torch.sigmoid(out).sub_(x).mul_(w * row_w)
 
 
 def _gaussian_loss(part: Gaussian, out, x, where):
     """A learned variance gets its gradient written into ``log_sigma.grad``."""
     floor = math.log(part.cfg.min_sigma)
-    if part.cfg.variance == "learned":
+    learned = part.cfg.variance == "learned"
+    if learned:
         raw = part.log_sigma.detach()
         log_sigma = (floor + F.softplus(raw - floor)).view(1, *out.shape[1:])
     else:
@@ -208,12 +237,16 @@ def _gaussian_loss(part: Gaussian, out, x, where):
     diff = out - x
     sq = diff.pow(2).mul_(inv_var)  # ((x − mean) / σ)²
     w = entry_weights(where, out, mean=False)
-    nll = (0.5 * sq + log_sigma + 0.5 * LOG_2PI) * w
-    if part.cfg.variance == "learned":
-        # d nll / d log σ = 1 − ((x − mean) / σ)²; softplus' derivative is the sigmoid
-        g_ls = ((1.0 - sq) * w).sum(0)
-        torch.mul(g_ls, torch.sigmoid(raw - floor), out=part.log_sigma.grad)
-    return nll.sum(), diff.mul_(inv_var).mul_(w)
+
+    def grad(row_w):
+        s = w * row_w
+        if learned:
+            # d nll / d log σ = 1 − ((x − mean) / σ)²; softplus' derivative is the sigmoid
+            g_ls = ((1.0 - sq) * s).sum(0)
+            torch.mul(g_ls, torch.sigmoid(raw - floor), out=part.log_sigma.grad)
+        return diff.mul_(inv_var).mul_(s)
+
+    return _row_sum(0.5 * sq + log_sigma + 0.5 * LOG_2PI, w), grad
 
 
 def _gaussian_supports(part: Gaussian) -> str | None:
@@ -222,12 +255,20 @@ def _gaussian_supports(part: Gaussian) -> str | None:
     return None
 
 
-#: loss kernels by part type: (supports, loss)
+#: loss kernels by part type: (supports, loss); loss(part, out, x, where) -> (per-sample
+#: loss, grad) as above
 LOSSES: dict[type, tuple[Callable, Callable]] = {
     MSE: (lambda part: None, _mse_loss),
     Bernoulli: (lambda part: None, _bernoulli_loss),
     Gaussian: (_gaussian_supports, _gaussian_loss),
 }
+
+
+# -- regularizers --------------------------------------------------------------------------
+
+#: regularizer kernels by part type: (supports, apply); apply(part) returns the part's loss
+#: terms and adds their gradient into the parameters' ``.grad`` (after the backward)
+REGULARIZERS: dict[type, tuple[Callable, Callable]] = {}
 
 
 # -- the step ------------------------------------------------------------------------------
@@ -254,9 +295,15 @@ class MLPStep(FastStep):
             return f"reconstruction {type(model.reconstruction).__name__} has no kernel"
         if (why := loss[0](model.reconstruction)) is not None:
             return f"reconstruction: {why}"
-        if len(model.regularizers):
-            return "regularizers need autograd"
-        if overrides(model.bottleneck, Bottleneck, "after_decode"):
+        for reg in model.regularizers:
+            kernel = REGULARIZERS.get(type(reg))
+            if kernel is None:
+                return f"regularizer {type(reg).__name__} has no kernel"
+            if (why := kernel[0](reg)) is not None:
+                return f"regularizer: {why}"
+        if BOTTLENECKS[type(model.bottleneck)].reduce is None and overrides(
+            model.bottleneck, Bottleneck, "after_decode"
+        ):
             return "the bottleneck adds terms after decoding"
         return None
 
@@ -272,19 +319,29 @@ class MLPStep(FastStep):
         m: Any = self.model
         record = m.corruption(x)
         h, enc_cache = self.enc[1](m.encoder, record)
-        z, losses, stats, b_cache = self.bn[0](m.bottleneck, h, step)
+        z, losses, stats, b_cache = self.bn.forward(m.bottleneck, h, step)
         out, dec_cache = self.dec[1](m.decoder, z)
+        n, k = len(x), len(z) // len(x)  # k samples decoded per input
         target = (x if record.target is None else record.target).flatten(1)
         where = None if record.where is None else record.where.flatten(1)
-        rec, grad_out = self.loss(m.reconstruction, out, target, where)
-        grad_z = self.dec[2](m.decoder, dec_cache, grad_out, True)
-        grad_h = self.bn[1](m.bottleneck, b_cache, grad_z)
+        if k > 1:
+            target = target.repeat(k, 1)
+            where = None if where is None else where.repeat(k, 1)
+        per_row, grad_of = self.loss(m.reconstruction, out, target, where)
+        if self.bn.reduce is None:
+            rec, more, more_stats, row_w = per_row.mean(), {}, {}, 1.0 / n
+        else:
+            rec, more, more_stats, row_w = self.bn.reduce(m.bottleneck, b_cache, per_row)
+        grad_z = self.dec[2](m.decoder, dec_cache, grad_of(row_w), True)
+        grad_h = self.bn.backward(m.bottleneck, b_cache, grad_z)
         self.enc[2](m.encoder, enc_cache, grad_h, False)
-        terms = {"reconstruction": rec, **losses}
+        terms = {"reconstruction": rec, **losses, **more}
+        for reg in m.regularizers:  # after the backward, which overwrites .grad
+            terms.update(REGULARIZERS[type(reg)][1](reg))
         return ModelOutput(
             loss=sum(terms.values()),
             terms=terms,
-            metrics={**terms, **stats},
-            out=out.view(len(out), 1, *record.x.shape[1:]),
+            metrics={**terms, **stats, **more_stats},
+            out=out[:n].view(n, 1, *record.x.shape[1:]),
             bottleneck=None,
         )

@@ -1,0 +1,107 @@
+"""Kernels of the fast step ``mlp`` for the generative parts of ``parts/generative.py``.
+
+Registered into :mod:`.mlp`'s tables, so the ``rae`` and ``iwae`` recipes train without
+autograd:
+
+- ``rae`` bottleneck: z = h, loss β·½‖z‖² (batch mean), d/dh = d/dz + (β/B)·h;
+- ``decoder-l2`` regularizer: λ·‖θ_dec‖², whose gradient 2λ·θ is added after the backward;
+- ``iwae`` bottleneck: k posterior samples per input, decoded as one (k·B)-row batch. The
+  gradient of the bound L_k = log (1/k) Σ_i w_i with respect to each log-weight is the
+  normalized importance weight w̃_i (a softmax over the k samples), so every decoded row's
+  likelihood gradient is scaled by w̃_i / B, and the posterior receives the reparameterized
+  gradients of w·(log p(z) − log q(z|x)) × w̃ plus the decoder's. (The logged ``kl`` term
+  cancels inside ``iw_gap``: the loss is −L_k alone.)
+
+Same noise draws, terms and stats as the parts' ``forward``/``after_decode``; gradients
+match autograd (``tests/test_manual_gradients.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ...parts.generative import DecoderL2, IWAEBottleneck, RAEBottleneck
+from .mlp import BOTTLENECKS, REGULARIZERS, BottleneckKernel
+
+# -- rae -----------------------------------------------------------------------------------
+
+
+def _rae_forward(part: RAEBottleneck, h: torch.Tensor, step: int | None):
+    half_sq = 0.5 * h.pow(2).flatten(1).sum(1).mean()
+    stats = {"latent_half_sq_norm": half_sq}
+    return h, {"latent_l2": part.cfg.weight * half_sq}, stats, h
+
+
+def _rae_backward(part: RAEBottleneck, h: torch.Tensor, grad_z: torch.Tensor) -> torch.Tensor:
+    return torch.add(grad_z, h, alpha=part.cfg.weight / len(h))
+
+
+# -- iwae ----------------------------------------------------------------------------------
+
+
+def _iwae_forward(part: IWAEBottleneck, h: torch.Tensor, step: int | None):
+    """The k samples (sample-major, (k·B, d)) and the ELBO's kl term of the part's training
+    forward, with the same noise draw."""
+    mean, logvar = part.posterior(h)
+    k, (n, d) = part.cfg.samples, mean.shape
+    std = torch.exp(0.5 * logvar)
+    eps = torch.randn((k, n, d), dtype=mean.dtype, device=mean.device)
+    z = torch.addcmul(mean, std, eps)  # (k, B, d)
+    # log p(z) − log q(z|x): the log 2π of both cancel
+    log_ratio = (eps.pow(2) - z.pow(2)).sum(-1).add_(logvar.sum(-1)).mul_(0.5)  # (k, B)
+    kl = (0.5 * (mean.pow(2) + std * std - 1.0 - logvar)).sum(-1).mean()
+    w = part.kl_weight(step)
+    cache = {"t": logvar / 10.0, "std": std, "eps": eps, "z": z, "log_ratio": log_ratio,
+             "w": w, "kl": w * kl}  # fmt: skip
+    stats = {"kl": kl, "kl_weight": torch.tensor(w)}
+    return z.view(k * n, d), {"kl": w * kl}, stats, cache
+
+
+def _iwae_reduce(part: IWAEBottleneck, cache: dict, per_row: torch.Tensor):
+    """The bound from the k·B per-row NLLs: −log p(x|z_i) + w·log p(z_i)/q(z_i|x) per
+    sample, a logsumexp over the k samples, and d loss / d NLL_i = w̃_i / B."""
+    k, n = cache["log_ratio"].shape
+    a = per_row.view(k, n).neg().add_(cache["log_ratio"], alpha=cache["w"])
+    bound = torch.logsumexp(a, 0) - math.log(k)
+    rec = per_row[:n].mean()  # z_1's reconstruction, as the ELBO terms log it
+    gap = -bound.mean() - (rec + cache["kl"])
+    cache["wn"] = torch.softmax(a, 0).div_(n)  # w̃ / B, (k, B)
+    return rec, {"iw_gap": gap}, {"iw_bound": bound.mean()}, cache["wn"].view(k * n, 1)
+
+
+def _iwae_backward(part: IWAEBottleneck, cache: dict, grad_z: torch.Tensor) -> torch.Tensor:
+    """d loss / d h. With c_i = w·w̃_i / B: d/dz_i = (decoder's) + c_i·z_i (from −log p(z_i));
+    d/dmean = Σ_i d/dz_i; d/dlogvar = ½·Σ_i d/dz_i·eps_i·std − ½·Σ_i c_i (from log q's
+    logvar), then through the soft clamp."""
+    t, std, eps, z = cache["t"], cache["std"], cache["eps"], cache["z"]
+    k, n, d = z.shape
+    c = cache["wn"].mul(cache["w"]).unsqueeze(-1)  # (k, B, 1)
+    g = torch.addcmul(grad_z.view(k, n, d), z, c)
+    grad_h = torch.empty((n, 2 * d), dtype=z.dtype, device=z.device)
+    torch.sum(g, 0, out=grad_h[:, :d])
+    # Σ_i c_i = w / B (the w̃ sum to 1)
+    glv = (g * eps).sum(0).mul_(std).sub_(cache["w"] / n).mul_(0.5)
+    grad_h[:, d:] = torch.ops.aten.tanh_backward(glv, t)
+    return grad_h
+
+
+# -- decoder-l2 ----------------------------------------------------------------------------
+
+
+def _decoder_l2_supports(part: DecoderL2) -> str | None:
+    return None if part._decoder else "decoder-l2 is not part of a model"
+
+
+def _decoder_l2(part: DecoderL2) -> dict[str, torch.Tensor]:
+    params = list(part._decoder[0].parameters())
+    sq = sum(p.pow(2).sum() for p in params)
+    for p in params:
+        p.grad.add_(p, alpha=2.0 * part.cfg.weight)
+    return {"decoder_l2": part.cfg.weight * sq}
+
+
+BOTTLENECKS[RAEBottleneck] = BottleneckKernel(_rae_forward, _rae_backward)
+BOTTLENECKS[IWAEBottleneck] = BottleneckKernel(_iwae_forward, _iwae_backward, _iwae_reduce)
+REGULARIZERS[DecoderL2] = (_decoder_l2_supports, _decoder_l2)
