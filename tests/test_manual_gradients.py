@@ -149,3 +149,23 @@ def test_fit_is_the_same_with_and_without_manual_gradients(recipe):
     for hf, hs in zip(fast.history, slow.history, strict=True):
         assert hf["train/loss"] == pytest.approx(hs["train/loss"], rel=1e-4)
     assert not _flushing_denormals()  # the run restored the caller's floating-point mode
+
+
+def test_decoder_l2_kernel_without_a_flat_buffer():
+    """Parameters outside one flat buffer take the per-tensor path, with the same result."""
+    from autoencoding.train.fast.mlp import REGULARIZERS
+
+    torch.manual_seed(0)
+    model = Autoencoder(resolve("rae", [24], (0.0, 1.0)))
+    reg = model.regularizers[0]
+    params = list(model.decoder.parameters())
+    expected = reg(model.encoder, torch.zeros(1, 24))["decoder_l2"]
+    expected.backward()
+    want = [p.grad.clone() for p in params]
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    with torch.no_grad():
+        got = REGULARIZERS[type(reg)][1](reg)["decoder_l2"]
+    torch.testing.assert_close(got, expected.detach())
+    for p, w in zip(params, want, strict=True):
+        torch.testing.assert_close(p.grad, w)

@@ -94,12 +94,33 @@ def _decoder_l2_supports(part: DecoderL2) -> str | None:
     return None if part._decoder else "decoder-l2 is not part of a model"
 
 
+def contiguous_span(tensors: list[torch.Tensor]) -> torch.Tensor | None:
+    """One 1-D view over ``tensors`` when they lie end to end in one storage (as a part's
+    parameters and their gradients do in the flat buffer of ``fast/flat.py``), else None."""
+    first = tensors[0]
+    storage, size = first.untyped_storage().data_ptr(), first.element_size()
+    end = first.data_ptr()
+    for t in tensors:
+        if t.untyped_storage().data_ptr() != storage or t.data_ptr() != end:
+            return None
+        if not t.is_contiguous():
+            return None
+        end += t.numel() * size
+    return first.as_strided(((end - first.data_ptr()) // size,), (1,), first.storage_offset())
+
+
 def _decoder_l2(part: DecoderL2) -> dict[str, torch.Tensor]:
+    """λ·‖θ_dec‖², and 2λ·θ added to the gradients: one dot product and one axpy over the
+    decoder's span of the flat buffer (a per-tensor loop where the span is broken)."""
     params = list(part._decoder[0].parameters())
-    sq = sum(p.pow(2).sum() for p in params)
-    for p in params:
-        p.grad.add_(p, alpha=2.0 * part.cfg.weight)
-    return {"decoder_l2": part.cfg.weight * sq}
+    lam = part.cfg.weight
+    flat, grad = contiguous_span(params), contiguous_span([p.grad for p in params])
+    if flat is not None and grad is not None:
+        grad.add_(flat, alpha=2.0 * lam)
+        return {"decoder_l2": lam * torch.dot(flat, flat)}
+    sq = torch.stack([torch.dot(p.reshape(-1), p.reshape(-1)) for p in params]).sum()
+    torch._foreach_add_([p.grad for p in params], params, alpha=2.0 * lam)
+    return {"decoder_l2": lam * sq}
 
 
 BOTTLENECKS[RAEBottleneck] = BottleneckKernel(_rae_forward, _rae_backward)
