@@ -12,8 +12,8 @@ Registered steps (in the order they are tried):
 
 - ``mlp`` (:mod:`.mlp`): MLP encoders/decoders, identity or Gaussian bottleneck, MSE /
   Bernoulli / Gaussian likelihoods, any corruption — about twice the speed of autograd on
-  protocol GEN's VAE; :mod:`.mlp_generative` adds the ``rae`` and ``iwae`` bottlenecks and
-  the ``decoder-l2`` regularizer;
+  protocol GEN's VAE; :mod:`.mlp_generative` adds the ``rae``, ``iwae`` and ``vamp``
+  bottlenecks and the ``decoder-l2`` regularizer;
 - ``sae-topk`` (:mod:`.sae_topk`): TopK sparse autoencoders (exact sparse products, bf16
   dense product where the hardware runs it natively);
 - ``group`` (:mod:`.group`): a :class:`~autoencoding.model.PipelineGroup` whose every

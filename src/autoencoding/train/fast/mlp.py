@@ -67,10 +67,12 @@ def mlp_backward(
     inputs: list[torch.Tensor],
     grad_out: torch.Tensor,
     need_input_grad: bool,
+    accumulate: bool = False,
 ) -> torch.Tensor | None:
     """Backward pass matching :func:`mlp_forward`: writes every weight and bias gradient
-    into the parameter's existing ``.grad`` tensor (overwriting it) and returns the gradient
-    with respect to the input when asked."""
+    into the parameter's existing ``.grad`` tensor (overwriting it, or adding to it with
+    ``accumulate``: a second pass through the same net) and returns the gradient with
+    respect to the input when asked."""
     layers = linears(net)
     g = grad_out
     for i in range(len(layers) - 1, -1, -1):
@@ -79,11 +81,18 @@ def mlp_backward(
         # fed by a small latent) takes a slow BLAS path on CPU (3-4x, measured with
         # MKL/oneDNN on one thread); its transpose, (Bᵀ·Aᵀ)ᵀ, does not.
         thin = lin.in_features <= THIN_COLUMNS
-        if thin:
-            lin.weight.grad.copy_(a.t().mm(g).t())
+        if accumulate:
+            if thin:
+                lin.weight.grad.add_(a.t().mm(g).t())
+            else:
+                lin.weight.grad.addmm_(g.t(), a)
+            lin.bias.grad.add_(g.sum(0))
         else:
-            torch.mm(g.t(), a, out=lin.weight.grad)
-        torch.sum(g, 0, out=lin.bias.grad)
+            if thin:
+                lin.weight.grad.copy_(a.t().mm(g).t())
+            else:
+                torch.mm(g.t(), a, out=lin.weight.grad)
+            torch.sum(g, 0, out=lin.bias.grad)
         if i == 0 and not need_input_grad:
             return None
         g = lin.weight.t().mm(g.t()).t() if thin else g.mm(lin.weight)
@@ -103,19 +112,24 @@ def _mlp_supports(part: MLPEncoder | MLPDecoder) -> str | None:
     return None
 
 
+def _mlp_backward(part: MLPEncoder | MLPDecoder, cache, g, need, accumulate=False):
+    return mlp_backward(part.net, part.cfg.activation, cache, g, need, accumulate)
+
+
 #: net kernels by part type: (supports, forward, backward). An encoder's forward reads the
 #: corruption record (``MLPEncoder.net_input``: x̃, and the visibility flags with
-#: ``mask_input``), a decoder's the latents.
+#: ``mask_input``), a decoder's the latents; backward(part, cache, grad, need_input_grad,
+#: accumulate=False) as :func:`mlp_backward`.
 NETS: dict[type, tuple[Callable, Callable, Callable]] = {
     MLPEncoder: (
         _mlp_supports,
         lambda part, c: mlp_forward(part.net, part.cfg.activation, part.net_input(c)),
-        lambda part, cache, g, need: mlp_backward(part.net, part.cfg.activation, cache, g, need),
+        _mlp_backward,
     ),
     MLPDecoder: (
         _mlp_supports,
         lambda part, z: mlp_forward(part.net, part.cfg.activation, z.flatten(1)),
-        lambda part, cache, g, need: mlp_backward(part.net, part.cfg.activation, cache, g, need),
+        _mlp_backward,
     ),
 }
 
@@ -185,6 +199,12 @@ class BottleneckKernel(NamedTuple):
     reconstruction term, the terms and stats ``after_decode`` adds, and d loss / d per-row
     loss ((k·B, 1)); it may keep what its backward needs in ``cache``. None: the loss is
     the batch mean (row weights 1/B)."""
+    finish: Callable | None = None
+    """(part, cache) -> None, called after the encoder's backward: gradients the bottleneck
+    sends into parameters outside the data path (the VampPrior's pseudo-inputs through the
+    encoder), added to what the backward wrote."""
+    supports: Callable | None = None
+    """(part) -> why the kernel cannot run this part's settings, or None."""
 
 
 #: bottleneck kernels by part type
@@ -299,8 +319,11 @@ class MLPStep(FastStep):
                 return f"{role} {type(part).__name__} has no kernel"
             if (why := kernel[0](part)) is not None:
                 return f"{role}: {why}"
-        if type(model.bottleneck) not in BOTTLENECKS:
+        bottleneck = BOTTLENECKS.get(type(model.bottleneck))
+        if bottleneck is None:
             return f"bottleneck {type(model.bottleneck).__name__} has no kernel"
+        if bottleneck.supports is not None and (why := bottleneck.supports(model.bottleneck)):
+            return f"bottleneck: {why}"
         loss = LOSSES.get(type(model.reconstruction))
         if loss is None:
             return f"reconstruction {type(model.reconstruction).__name__} has no kernel"
@@ -312,9 +335,7 @@ class MLPStep(FastStep):
                 return f"regularizer {type(reg).__name__} has no kernel"
             if (why := kernel[0](reg)) is not None:
                 return f"regularizer: {why}"
-        if BOTTLENECKS[type(model.bottleneck)].reduce is None and overrides(
-            model.bottleneck, Bottleneck, "after_decode"
-        ):
+        if bottleneck.reduce is None and overrides(model.bottleneck, Bottleneck, "after_decode"):
             return "the bottleneck adds terms after decoding"
         return None
 
@@ -346,6 +367,8 @@ class MLPStep(FastStep):
         grad_z = self.dec[2](m.decoder, dec_cache, grad_of(row_w), True)
         grad_h = self.bn.backward(m.bottleneck, b_cache, grad_z)
         self.enc[2](m.encoder, enc_cache, grad_h, False)
+        if self.bn.finish is not None:
+            self.bn.finish(m.bottleneck, b_cache)
         terms = {"reconstruction": rec, **losses, **more}
         for reg in m.regularizers:  # after the backward, which overwrites .grad
             terms.update(REGULARIZERS[type(reg)][1](reg))
