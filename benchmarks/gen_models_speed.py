@@ -2,8 +2,8 @@
 pythae's WAE_MMD, RAE_L2, IWAE (k = 10) and VAMP (50 components): same data, nets
 (64-256-256-8), batch 64 and epochs; one thread each, run one after the other.
 
-Ours trains with its recipe defaults (these models run on autograd: the fast step has no
-kernel for their bottlenecks or regularizers); pythae through its BaseTrainer
+Ours trains with its recipe defaults (``wae`` on autograd; ``rae``, ``iwae`` and ``vamp`` on
+the hand-written step, ``train/fast/mlp_generative.py``); pythae through its BaseTrainer
 (anchors/gen_pythae.py, whose per-epoch time wraps the training step as for the VAE). Wall
 and CPU seconds per epoch are means over the epochs; the load average is read before each
 run (other jobs on the machine inflate wall time, not CPU time). The pythae column needs
