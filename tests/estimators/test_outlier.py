@@ -14,11 +14,12 @@ FAST = {"epochs": 10, "n_estimators": 1}
 
 def test_beats_random_on_planted_outliers(wine_outliers):
     x, y = wine_outliers
+    # a whole other class as the outliers: the default, short-trained mean-shift scorer
     det = AutoencoderOutlierDetector(random_state=0).fit(x)
-    assert roc_auc_score(y, det.decision_scores_) > 0.75
-    # a whole other class as the outliers: the short-trained mean-shift scorer (protocol AD)
-    ms = AutoencoderOutlierDetector(scoring="mean-shift", epochs=20, random_state=0).fit(x)
-    assert roc_auc_score(y, ms.decision_scores_) > 0.9
+    assert det.epochs_ == 20
+    assert roc_auc_score(y, det.decision_scores_) > 0.9
+    hybrid = AutoencoderOutlierDetector(scoring="hybrid", random_state=0).fit(x)
+    assert roc_auc_score(y, hybrid.decision_scores_) > 0.75
     # scikit-learn's convention: score_samples is high for inliers
     np.testing.assert_allclose(det.score_samples(x), -det.decision_scores_, rtol=1e-6, atol=1e-9)
 

@@ -1,6 +1,7 @@
 """AutoencoderOutlierDetector never misses the obvious (issue 15, item 5): a gross single-cell
 outlier ranks first, each of ADBench's four synthetic anomaly kinds is found better than a
-trivial baseline, and the default training length is counted in optimizer steps."""
+trivial baseline with ``scoring="hybrid"``, whose training length is counted in optimizer
+steps."""
 
 from __future__ import annotations
 
@@ -29,11 +30,17 @@ def test_gross_single_cell_outlier_ranks_first(seed):
 
 def test_default_training_length_is_counted_in_steps():
     x = np.random.default_rng(0).standard_normal((30, 3))
-    det = AutoencoderOutlierDetector(n_estimators=1, min_steps=300, random_state=0).fit(x)
+    det = AutoencoderOutlierDetector(
+        scoring="hybrid", n_estimators=1, min_steps=300, random_state=0
+    ).fit(x)
     # 30 rows fit in one batch: 300 steps need 300 epochs of one step each
     assert det.epochs_ == 300
     assert len(det.histories_[0]) == 300
-    assert AutoencoderOutlierDetector(min_steps=300, batch_size=8)._n_epochs(30) * 4 >= 300
+    assert (
+        AutoencoderOutlierDetector(scoring="hybrid", min_steps=300, batch_size=8)._n_epochs(30) * 4
+        >= 300
+    )
+    assert AutoencoderOutlierDetector()._n_epochs(10_000) == 20  # mean-shift: 20 epochs
     assert AutoencoderOutlierDetector(epochs=5)._n_epochs(10_000) == 5
 
 
@@ -48,7 +55,9 @@ def test_each_anomaly_kind_beats_a_trivial_baseline(wine_normal, kind):
     a = synthetic_anomalies(wine_normal, kind, 9, random_state=0)
     x = StandardScaler().fit_transform(np.concatenate([wine_normal, a]))
     y = np.r_[np.zeros(len(wine_normal), int), np.ones(len(a), int)]
-    det = AutoencoderOutlierDetector(contamination=0.05, min_steps=500, random_state=0).fit(x)
+    det = AutoencoderOutlierDetector(
+        scoring="hybrid", contamination=0.05, min_steps=500, random_state=0
+    ).fit(x)
     ours = roc_auc_score(y, det.decision_scores_)
     baseline = roc_auc_score(y, np.linalg.norm(x, axis=1))
     assert ours > 0.85
