@@ -114,10 +114,11 @@ def _log_normal(z, mu, logvar):
     return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
 
 
-def evaluate_vae(encode, decode, x_train, x_test, seed: int, uses_logits: bool):
+def evaluate_vae(encode, decode, x_train, x_test, seed: int, uses_logits: bool, log_prior=None):
     """Arrays for the shared metric function, from the library's trained encoder / decoder.
 
-    encode(x) -> (mu, logvar); decode(z) -> logits if uses_logits else Bernoulli means.
+    encode(x) -> (mu, logvar); decode(z) -> logits if uses_logits else Bernoulli means;
+    log_prior(z) -> log p(z) per row of a (n, d) batch (default: the standard normal's).
     Sampling uses its own generator (seed + 10_000) so results do not depend on how much
     global RNG the library consumed during training.
     """
@@ -126,6 +127,7 @@ def evaluate_vae(encode, decode, x_train, x_test, seed: int, uses_logits: bool):
 
     gen = torch.Generator().manual_seed(seed + 10_000)
     xt = torch.as_tensor(x_test)
+    log_prior = log_prior or _log_normal_std
 
     def loglik(x, z):
         out = decode(z)
@@ -143,7 +145,7 @@ def evaluate_vae(encode, decode, x_train, x_test, seed: int, uses_logits: bool):
         elbo = torch.zeros(len(xt), dtype=torch.float64)
         for _ in range(ELBO_DRAWS):
             z = mu + std * torch.randn(mu.shape, generator=gen)
-            elbo += (loglik(xt, z) + _log_normal_std(z) - _log_normal(z, mu, logvar)).double()
+            elbo += (loglik(xt, z) + log_prior(z) - _log_normal(z, mu, logvar)).double()
         elbo /= ELBO_DRAWS
 
         # Importance-sampled log p(x) with NLL_SAMPLES proposals from q(z|x).
@@ -161,9 +163,7 @@ def evaluate_vae(encode, decode, x_train, x_test, seed: int, uses_logits: bool):
             z = mb + sb * eps  # (K, b, d)
             zf = z.reshape(-1, mb.shape[1])
             xr = xb.unsqueeze(0).expand(NLL_SAMPLES, b, xb.shape[1]).reshape(-1, xb.shape[1])
-            lw = (
-                loglik(xr, zf).reshape(NLL_SAMPLES, b) + _log_normal_std(z) - _log_normal(z, mb, lb)
-            )
+            lw = (loglik(xr, zf) + log_prior(zf)).reshape(NLL_SAMPLES, b) - _log_normal(z, mb, lb)
             log_px[s : s + b] = torch.logsumexp(lw.double(), 0) - math.log(NLL_SAMPLES)
 
     arrays = {

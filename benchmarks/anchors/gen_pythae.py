@@ -28,6 +28,7 @@ C.setup_process(args.threads)
 import numpy as np  # noqa: E402
 import pythae  # noqa: E402
 import torch  # noqa: E402
+from _pythae_nets import AEEncoder, Decoder, VAEEncoder, mlp  # noqa: E402
 from pythae.data.datasets import BaseDataset  # noqa: E402
 from pythae.models import (  # noqa: E402
     IWAE,
@@ -44,58 +45,9 @@ from pythae.models import (  # noqa: E402
     WAE_MMD_Config,
 )
 from pythae.models.base.base_utils import ModelOutput  # noqa: E402
-from pythae.models.nn import BaseDecoder, BaseEncoder  # noqa: E402
+from pythae.models.nn import BaseEncoder  # noqa: E402
 from pythae.trainers import BaseTrainer, BaseTrainerConfig  # noqa: E402
 from pythae.trainers.training_callbacks import TrainingCallback  # noqa: E402
-from torch import nn  # noqa: E402
-
-
-def mlp(sizes):
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class VAEEncoder(BaseEncoder):
-    """64-256-256 (ReLU) then linear heads for the posterior mean and log-variance."""
-
-    def __init__(self):
-        BaseEncoder.__init__(self)
-        self.body = nn.Sequential(mlp([64, C.HIDDEN, C.HIDDEN]), nn.ReLU())
-        self.mu = nn.Linear(C.HIDDEN, C.LATENT_DIM)
-        self.logvar = nn.Linear(C.HIDDEN, C.LATENT_DIM)
-
-    def forward(self, x):
-        h = self.body(x.reshape(x.shape[0], -1))
-        return ModelOutput(embedding=self.mu(h), log_covariance=self.logvar(h))
-
-
-class AEEncoder(BaseEncoder):
-    """64-256-256-8 (ReLU) deterministic encoder (WAE, RAE)."""
-
-    def __init__(self):
-        BaseEncoder.__init__(self)
-        self.net = mlp([64, C.HIDDEN, C.HIDDEN, C.LATENT_DIM])
-
-    def forward(self, x):
-        return ModelOutput(embedding=self.net(x.reshape(x.shape[0], -1)))
-
-
-class Decoder(BaseDecoder):
-    """Mirror MLP with sigmoid output; ``logits`` exposes the pre-sigmoid output."""
-
-    def __init__(self, in_dim):
-        BaseDecoder.__init__(self)
-        self.net = mlp([in_dim, C.HIDDEN, C.HIDDEN, 64])
-
-    def logits(self, z):
-        return self.net(z.reshape(z.shape[0], -1))
-
-    def forward(self, z):
-        return ModelOutput(reconstruction=torch.sigmoid(self.logits(z)))
 
 
 class VQEncoder(BaseEncoder):
