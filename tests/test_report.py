@@ -132,7 +132,7 @@ def test_the_page_explains_every_metric_and_titles_every_figure(vae_report):
         row = re.search(rf"<tr><td><code>{re.escape(name)}</code></td>(.*?)</tr>", page)
         assert row, name
         assert m.unit.replace("&", "&amp;") in row.group(1) and m.meaning[:30] in row.group(1)
-    for stem in ("loss_curve", "reconstructions"):
+    for stem in ("loss_curve", "reconstructions", "sample_neighbours"):
         title, caption = FIGURES[stem]
         assert f"<h3>{title}</h3>" in page and f'alt="{title}"' in page
         assert caption[:40] in page
@@ -140,7 +140,7 @@ def test_the_page_explains_every_metric_and_titles_every_figure(vae_report):
         assert f"<li>{heading}</li>" in page
     assert "<li>Loss weights (warm-up schedules, epoch means)</li>" in page
     assert re.search(r'<p class="note">kl_weight ramps [^<]* by step \d+', page)
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 3
 
 
 def test_write_html_takes_any_metric_value(tmp_path):

@@ -336,6 +336,13 @@ def _evaluate_and_report(
         )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)  # only now: a refused input leaves no folder
+    sample_figures: list[Path] = []
+    if xtr is not None:  # sample quality needs the training data (features, copy ratio)
+        from .evaluate.samples import evaluate_samples
+
+        samples, sample_figures = evaluate_samples(trained.module, xt, xtr, y_train, out)
+        if samples:
+            metrics["samples"] = samples
     (out / name).write_text(json.dumps(metrics, indent=2))
     figures = []
     if trained.history:
@@ -354,12 +361,16 @@ def _evaluate_and_report(
         figures.append(
             report.image_grid([np.asarray(r) for r in rows], labels, out / "reconstructions.png")
         )
+    from .evaluate.samples import flat_figures
+
+    # sample quality: one row naming the samplers, then one row per figure
+    table = {k: (", ".join(v) if k == "samples" else v) for k, v in metrics.items()}
     report.write_html(
         out,
         f"autoencoding run: {trained.config.recipe}",
-        metrics,
+        table | flat_figures(metrics.get("samples", {})),
         {"model": trained.module.config_dict(), "info": trained.info},
-        figures,
+        figures + sample_figures,
     )
     return metrics
 

@@ -56,6 +56,9 @@ CLASSIFIER = dict(
 )
 #: width of the model-free space for unlabelled data (PCA beyond it)
 PCA_DIM = 64
+#: at most this many rows fit the feature space and serve as test references (k-NN radii
+#: cost n² memory); digits (1437 / 360) is far below it
+MAX_ROWS = 5000
 
 
 def _flat64(x: Any, what: str) -> np.ndarray:
@@ -199,6 +202,9 @@ class FeatureSpace:
             y = np.asarray(y_train).ravel()
             if len(y) != len(x):
                 raise AutoencodingError(f"FeatureSpace: {len(x)} rows but {len(y)} labels")
+            if len(x) > MAX_ROWS:
+                keep = np.random.default_rng(0).choice(len(x), MAX_ROWS, replace=False)
+                x, y = x[keep], y[keep]
             key = _digest(x, y)
             if key not in _CLASSIFIERS:
                 from sklearn.neural_network import MLPClassifier
@@ -257,6 +263,8 @@ def sample_quality(
     lo, hi = value_range if value_range is not None else (tr.min(), tr.max())
     s = np.clip(s, lo, hi)
     fs = features if features is not None else FeatureSpace.fit(tr, y_train)
+    if len(te) > MAX_ROWS:
+        te = te[np.random.default_rng(seed).choice(len(te), MAX_ROWS, replace=False)]
     f_s, f_tr, f_te = fs(s), fs(tr), fs(te)
     precision, recall = precision_recall(f_te, f_s, k=k, subsets=subsets, seed=seed)
     labels = fs.classes(s)
@@ -279,10 +287,12 @@ def nearest_training_grid(
     features: FeatureSpace | None = None,
     n: int = 12,
     title: str | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
 ) -> Path:
     """A PNG of the first ``n`` samples (top row) above their nearest training images in
     ``features`` (bottom row): a sample that matches its neighbour exactly is a copy.
-    Samples and training images are (N, C, H, W) or (N, H, W) arrays in [0, 1]."""
+    Samples and training images are (N, C, H, W) or (N, H, W) arrays; samples are clipped
+    to ``value_range``, which is shown black to white."""
     from ..report import image_grid
 
     s, tr = np.asarray(samples), np.asarray(x_train)
@@ -291,15 +301,83 @@ def nearest_training_grid(
             f"nearest_training_grid: expected image batches of one shape, got {s.shape} and "
             f"{tr.shape}"
         )
-    s = s[:n]
+    lo, hi = value_range
+    s = np.clip(s[:n], lo, hi)
     fs = features if features is not None else FeatureSpace.fit(tr.reshape(len(tr), -1))
     from sklearn.neighbors import NearestNeighbors
 
     idx = NearestNeighbors(n_neighbors=1).fit(fs(tr)).kneighbors(fs(s))[1][:, 0]
-    labels = ["samples", f"nearest training image ({fs.name} features)"]
+    labels = ["samples", "nearest training image"]
+    span = hi - lo if hi > lo else 1.0
     return image_grid(
-        [s, tr[idx]],
+        [(s - lo) / span, (tr[idx] - lo) / span],
         labels,
         Path(path),
         title=title or f"Samples above their nearest training images ({fs.name} space)",
     )
+
+
+def evaluate_samples(
+    module: Any,
+    x: Any,
+    x_train: Any,
+    y_train: Any = None,
+    out_dir: str | Path | None = None,
+    n: int = N_SAMPLES,
+    seed: int = 0,
+) -> tuple[dict[str, Any], list[Path]]:
+    """Sample quality of every way ``module`` (an :class:`~autoencoding.model.Autoencoder`)
+    can sample — its ``prior`` and each fitted latent sampler — against ``x``, all in the
+    model's scaled space; ``({}, [])`` for a model that cannot sample.
+
+    Returns ``({sampler: figures}, figures written)``: with ``out_dir`` and image data, the
+    default sampler's samples above their nearest training images, ``sample_neighbours.png``.
+    """
+    import inspect
+
+    import torch
+
+    from ..parts.samplers import PRIOR
+
+    default = module.default_sampler()
+    if default is None or None in module.input_shape:
+        return {}, []  # cannot sample, or no fixed sample size to draw
+    names = ([PRIOR] if module.bottleneck.generative else []) + list(module.samplers)
+    keyword = "sampler" in inspect.signature(module.sample).parameters
+    # the default first; a sample() without sampler= can only draw the default
+    names = [default, *(s for s in names if s != default)] if keyword else [default]
+    tr = np.asarray(torch.as_tensor(x_train).cpu(), dtype=np.float64)
+    te = np.asarray(torch.as_tensor(x).cpu(), dtype=np.float64)
+    if min(len(tr), len(te)) < 2 or not (np.isfinite(tr).all() and np.isfinite(te).all()):
+        return {}, []  # data with missing entries (an imputer's) is not a sample reference
+    fs = FeatureSpace.fit(tr.reshape(len(tr), -1), y_train)
+    was = module.training
+    module.eval()
+    results: dict[str, Any] = {}
+    drawn: dict[str, np.ndarray] = {}
+    try:
+        for name in names:
+            g = torch.Generator(device=next(module.parameters()).device).manual_seed(seed)
+            kw = {"sampler": name} if keyword else {}
+            with torch.no_grad():
+                drawn[name] = module.sample(n, generator=g, **kw).cpu().numpy()
+            results[name] = sample_quality(drawn[name], tr, te, y_train, features=fs, seed=seed)
+    finally:
+        module.train(was)
+    figures: list[Path] = []
+    if out_dir is not None and tr.ndim == 4:
+        path = Path(out_dir) / "sample_neighbours.png"
+        title = f"Samples ({default}) above their nearest training images ({fs.name} space)"
+        rng = (float(tr.min()), float(tr.max()))
+        figures.append(nearest_training_grid(drawn[default], tr, path, fs, title=title,
+                                             value_range=rng))  # fmt: skip
+    return results, figures
+
+
+def flat_figures(samples: dict[str, Any]) -> dict[str, Any]:
+    """``{sampler: {figure: value}}`` as report rows ``samples/<sampler>/<figure>``."""
+    return {
+        f"samples/{name}/{key}": value
+        for name, figures in samples.items()
+        for key, value in figures.items()
+    }

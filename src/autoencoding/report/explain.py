@@ -218,6 +218,51 @@ METRICS: dict[str, Metric] = {
         "fraction correct, 0–1",
         "higher",
     ),
+    # -- sample quality (evaluate/samples.py), read as samples/<sampler>/<name> -------------
+    "samples": Metric(
+        "the ways the model samples, each scored on 1000 samples against the test data; one "
+        "row per figure: samples/<sampler>/<figure>",
+        "sampler names",
+    ),
+    "fd": Metric(
+        "Fréchet distance between 1000 samples and the test data in the feature space named "
+        "by feature_space (Heusel et al. 2017)",
+        "squared feature units",
+        "lower",
+    ),
+    "fd_pixels": Metric(
+        "Fréchet distance between the samples and the test data on the raw entries",
+        "squared scaled data units",
+        "lower",
+    ),
+    "precision": Metric(
+        "share of samples inside the test data's k-NN manifold, k = 3 (Kynkäänniemi et al. "
+        "2019): are the samples realistic?",
+        "fraction, 0–1",
+        "higher",
+    ),
+    "recall": Metric(
+        "share of test data inside the samples' k-NN manifold, k = 3: is all of the data "
+        "generated?",
+        "fraction, 0–1",
+        "higher",
+    ),
+    "copy_ratio": Metric(
+        "median distance from a sample to its nearest training row ÷ the same for test rows "
+        "(well below 1: the samples copy the training set)",
+        "ratio (1 = as far as fresh data)",
+    ),
+    "class_coverage": Metric(
+        "classes that receive at least 5% of the samples under the feature space's classifier",
+        "classes",
+        "higher",
+    ),
+    "n_samples": Metric("samples the sample-quality figures are computed on", "samples"),
+    "feature_space": Metric(
+        "where sample distances are measured: classifier-tanh64 (a fixed classifier's hidden "
+        "layer, fitted on the training split) or pixels / pixels-pcaN (unlabelled data)",
+        "–",
+    ),
     # -- bookkeeping -----------------------------------------------------------------------
     "lr": Metric("learning rate in force at the end of the epoch", "per step"),
     "seconds": Metric("wall-clock time of the epoch", "s"),
@@ -241,6 +286,8 @@ def describe(name: str) -> Metric:
     key = base_name(str(name))
     if key in METRICS:
         return METRICS[key]
+    if key.startswith("samples/") and key.rsplit("/", 1)[-1] in METRICS:
+        return METRICS[key.rsplit("/", 1)[-1]]  # samples/<sampler>/<figure>
     if key.endswith("_weight"):
         term = key[: -len("_weight")]
         return Metric(f"weight on the {term} term (may ramp up during warm-up)", "multiplier")

@@ -27,6 +27,12 @@ FIGURES: dict[str, tuple[str, str]] = {
         "Held-out test images (top row), the model's reconstructions of them, and for "
         "generative models decoded samples, all in the scaled units the model sees.",
     ),
+    "sample_neighbours": (
+        "Samples and their nearest training images",
+        "Samples from the default sampler of the model (top row) above the training image nearest "
+        "to each in the feature space the sample-quality figures use (bottom row). A sample "
+        "that repeats its neighbour is a copy of the training set (see samples/…/copy_ratio).",
+    ),
 }
 
 
