@@ -257,10 +257,19 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             ds.y[tr] if ds.y is not None else None,
         )
         print(f"test metrics ({len(te)} samples):")
-        for k, v in metrics.items():
-            print(f"  {k:28s} {v:.6g}" if isinstance(v, float) else f"  {k:28s} {v}")
+        _print_metrics(metrics)
     print(f"run folder: {out}")
     return 0
+
+
+def _print_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
+    """One metric a line; nested groups (sample quality per sampler) as prefixed names."""
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            _print_metrics(v, f"{prefix}{k}/")
+        else:
+            name = f"{prefix}{k}"
+            print(f"  {name:28s} {v:.6g}" if isinstance(v, float) else f"  {name:28s} {v}")
 
 
 def _write_split(out: Path, record: dict[str, Any], n_rows: int, test_rows) -> None:
