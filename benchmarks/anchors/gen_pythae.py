@@ -11,10 +11,8 @@ result holds the test reconstructions only.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,8 +26,7 @@ C.setup_process(args.threads)
 import numpy as np  # noqa: E402
 import pythae  # noqa: E402
 import torch  # noqa: E402
-from _pythae_nets import AEEncoder, Decoder, VAEEncoder, mlp  # noqa: E402
-from pythae.data.datasets import BaseDataset  # noqa: E402
+from _pythae import AEEncoder, Decoder, VAEEncoder, mlp, train  # noqa: E402
 from pythae.models import (  # noqa: E402
     IWAE,
     RAE_L2,
@@ -46,7 +43,6 @@ from pythae.models import (  # noqa: E402
 )
 from pythae.models.base.base_utils import ModelOutput  # noqa: E402
 from pythae.models.nn import BaseEncoder  # noqa: E402
-from pythae.trainers import BaseTrainer, BaseTrainerConfig  # noqa: E402
 from pythae.trainers.training_callbacks import TrainingCallback  # noqa: E402
 
 
@@ -116,32 +112,11 @@ def main():
     torch.manual_seed(args.seed)
     model = build_model(args.model)
 
-    tmp = tempfile.TemporaryDirectory(prefix="gen_pythae_")
-    cfg = BaseTrainerConfig(
-        output_dir=tmp.name,
-        learning_rate=C.LR,  # pythae default 1e-4
-        per_device_train_batch_size=C.BATCH_SIZE,
-        num_epochs=args.epochs,
-        optimizer_cls="Adam",
-        seed=args.seed,  # pythae default 8; set_seed(seed) at train() start
-        no_cuda=True,
-    )
-    train_ds = BaseDataset(torch.as_tensor(x_tr), torch.as_tensor(y_tr))
     loop_timer = LoopTimer()
-    timer = C.EpochTimer()
-    with contextlib.redirect_stdout(sys.stderr):
-        trainer = BaseTrainer(
-            model=model, train_dataset=train_ds, training_config=cfg, callbacks=[loop_timer]
-        )
-        trainer.train_step = timer.wrap(trainer.train_step)
-        t0 = time.perf_counter()
-        trainer.train()
-        t_fit = time.perf_counter() - t0
-    tmp.cleanup()
+    model, timer, t_fit = train(model, x_tr, y_tr, args.epochs, args.seed, callbacks=[loop_timer])
 
     # Evaluate the live model after the last epoch (pythae's saved "best" is the lowest-train-loss
     # deepcopy; we use the final weights, as the protocol trains for exactly E epochs).
-    model = trainer.model.eval()
     meta = {
         "library": "pythae",
         "library_version": getattr(pythae, "__version__", "0.1.2"),

@@ -18,12 +18,9 @@ here: benchmarks/gen_samples.py scores every library's arrays with one function.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
@@ -44,8 +41,7 @@ C.setup_process(args.threads)
 import numpy as np  # noqa: E402
 import pythae  # noqa: E402
 import torch  # noqa: E402
-from _pythae_nets import AEEncoder, Decoder, VAEEncoder  # noqa: E402
-from pythae.data.datasets import BaseDataset  # noqa: E402
+from _pythae import AEEncoder, Decoder, VAEEncoder, train  # noqa: E402
 from pythae.models import (  # noqa: E402
     AE,
     IWAE,
@@ -66,7 +62,6 @@ from pythae.samplers import (  # noqa: E402
     NormalSampler,
     VAMPSampler,
 )
-from pythae.trainers import BaseTrainer, BaseTrainerConfig  # noqa: E402
 
 
 def build_model(kind):
@@ -116,29 +111,7 @@ def main():
     x_tr, x_te, y_tr, y_te = C.load_gen_data()
     torch.manual_seed(args.seed)
     model = build_model(args.model)
-    tmp = tempfile.TemporaryDirectory(prefix="gen_samples_pythae_")
-    cfg = BaseTrainerConfig(
-        output_dir=tmp.name,
-        learning_rate=C.LR,
-        per_device_train_batch_size=C.BATCH_SIZE,
-        num_epochs=args.epochs,
-        optimizer_cls="Adam",
-        seed=args.seed,
-        no_cuda=True,
-    )
-    timer = C.EpochTimer()
-    with contextlib.redirect_stdout(sys.stderr):
-        trainer = BaseTrainer(
-            model=model,
-            train_dataset=BaseDataset(torch.as_tensor(x_tr), torch.as_tensor(y_tr)),
-            training_config=cfg,
-        )
-        trainer.train_step = timer.wrap(trainer.train_step)
-        t0 = time.perf_counter()
-        trainer.train()
-        t_fit = time.perf_counter() - t0
-    tmp.cleanup()
-    model = trainer.model.eval()  # the final weights, not pythae's "best" copy
+    model, timer, t_fit = train(model, x_tr, y_tr, args.epochs, args.seed)
 
     arrays = {f"samples_{s}": draw(model, s, x_tr, args.seed) for s in SAMPLERS[args.model]}
     summary = {}
