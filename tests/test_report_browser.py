@@ -64,7 +64,7 @@ BROKEN = (
     '<img alt="broken data" src="data:image/png;base64,AAAA">'
     '<img alt="missing file" src="no-such-figure.png">'
 )
-EXPECTED = [FIGURES["loss_curve"][0], FIGURES["reconstructions"][0]]
+EXPECTED = [FIGURES[s][0] for s in ("loss_curve", "reconstructions", "sample_neighbours")]
 
 
 def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:

@@ -8,12 +8,17 @@ from .metrics import (
     negative_elbo,
     reconstruction_metrics,
 )
+from .samples import FeatureSpace, frechet_distance, precision_recall, sample_quality
 
 __all__ = [
+    "FeatureSpace",
     "active_units_from_latents",
     "evaluate_model",
+    "frechet_distance",
     "importance_nll",
     "linear_probe",
     "negative_elbo",
+    "precision_recall",
     "reconstruction_metrics",
+    "sample_quality",
 ]
