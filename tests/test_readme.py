@@ -49,8 +49,9 @@ def test_shell_commands_run_in_order(tmp_path):
         cmd = [sys.executable, "-m", "autoencoding.cli", *argv[1:]]
         if argv[1:2] == ["train"] and "--quiet" not in argv:
             cmd.append("--quiet")
-        res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                             timeout=600)
+        res = subprocess.run(
+            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        )
         assert res.returncode == 0, f"{' '.join(argv)} failed:\n{res.stderr[-2000:]}"
     assert (tmp_path / "runs" / "vae-digits" / "report.html").exists()
     assert (tmp_path / "runs" / "dae" / "z.npy").exists()
