@@ -30,16 +30,13 @@ import argparse
 import math
 import os
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench  # noqa: E402,I001
 
-import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -47,6 +44,7 @@ import torch  # noqa: E402
 import autoencoding as ae  # noqa: E402
 from autoencoding.train.fast import FlatAdam, FlatParameters  # noqa: E402
 from autoencoding.train.fast.mlp import THIN_COLUMNS  # noqa: E402
+from gen_models_speed import pythae  # noqa: E402
 
 MODEL = {"latent_dim": 8, "encoder": {"name": "mlp", "hidden": [256, 256]}}
 
@@ -126,34 +124,6 @@ def run_ours(xtr: np.ndarray, epochs: int, seed: int) -> tuple[float, float]:
     )
 
 
-def run_pythae(epochs: int, seed: int) -> tuple[float, float] | None:
-    py = _bench.ROOT / ".venvs" / "pythae" / "bin" / "python"
-    if not py.exists():
-        print(f"[pythae] skipped: no venv at {py} (run bash benchmarks/setup_anchors.sh pythae)")
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        subprocess.run(
-            [
-                str(py),
-                str(_bench.ROOT / "anchors" / "gen_pythae.py"),
-                "--model",
-                "vae",
-                "--seed",
-                str(seed),
-                "--epochs",
-                str(epochs),
-                "--out",
-                str(out),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        meta = json.loads(out.read_text())
-    return float(meta["s_per_epoch"]), float(meta["cpu_s_per_epoch"])
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=30)
@@ -173,7 +143,7 @@ def main() -> None:
         rows["floor"].append(time_epochs(floor, args.epochs))
         rows["floor, bf16 products"].append(time_epochs(floor_bf16, args.epochs))
         rows["ours"].append(run_ours(xtr, args.epochs, seed))
-        if (got := run_pythae(args.epochs, seed)) is not None:
+        if (got := pythae("vae", seed, args.epochs)) is not None:
             rows["pythae"].append(got)
         print(
             f"round {seed}: "

@@ -23,18 +23,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import autoencoding as ae  # noqa: E402
+from autoencoding.evaluate import frechet_distance  # noqa: E402
 
 NETS = {"latent_dim": 8, "encoder": {"name": "mlp", "hidden": [256, 256]}}
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy import linalg
-
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    ma, mb = a.mean(0), b.mean(0)
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(ca @ cb).real
-    return float(((ma - mb) ** 2).sum() + np.trace(ca + cb - 2 * root))
 
 
 def main(seeds=(0, 1, 2), epochs=100, n=1000) -> dict:
@@ -42,7 +33,7 @@ def main(seeds=(0, 1, 2), epochs=100, n=1000) -> dict:
     rows: dict[str, list[float]] = {}
 
     def add(name: str, samples: np.ndarray) -> None:
-        rows.setdefault(name, []).append(frechet(np.clip(samples, 0, 1), xte))
+        rows.setdefault(name, []).append(frechet_distance(np.clip(samples, 0, 1), xte))
 
     for s in seeds:
         train = {"epochs": epochs, "progress": False, "val_fraction": 0, "batch_size": 64}
