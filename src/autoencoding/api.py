@@ -70,9 +70,12 @@ class TrainedModel:
         """Validate and scale raw data into the model's input space."""
         return self._prepare(x, "data")
 
-    def encode(self, x: Any, codes: bool = False) -> np.ndarray:
-        """Latent codes of raw samples (posterior means for VAEs; indices with ``codes``)."""
-        return self.module.encode(self._prepare(x, "encode"), codes=codes).cpu().numpy()
+    def encode(self, x: Any, codes: bool = False, pool: str | None = None) -> np.ndarray:
+        """Latent codes of raw samples (posterior means for VAEs; indices with ``codes``).
+        ``pool`` summarises shaped latents per sample: ``mean`` (the default for token
+        latents, e.g. ``mae``, ``patch-mae``: (n, D), or (n, C·D) for C channel-independent
+        series channels), ``cls``, ``tokens`` (n, N, D), ``flatten``, ``none``."""
+        return self.module.encode(self._prepare(x, "encode"), codes=codes, pool=pool).cpu().numpy()
 
     def reconstruct(self, x: Any) -> np.ndarray:
         rec = self.module.reconstruct(self._prepare(x, "reconstruct")).cpu().numpy()

@@ -473,7 +473,7 @@ def cmd_encode(args, parser) -> int:
     _check_out(args.out)
     trained = api.load(args.run)
     x = _load_x(args.data, trained.info, args.columns).x
-    _write_array(args.out, trained.encode(x, codes=args.codes))
+    _write_array(args.out, trained.encode(x, codes=args.codes, pool=args.pool))
     return 0
 
 
@@ -646,6 +646,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "encode":
             c.add_argument(
                 "--codes", action="store_true", help="write integer codes (quantized bottlenecks)"
+            )
+            c.add_argument(
+                "--pool",
+                default=None,
+                choices=["mean", "cls", "tokens", "flatten", "none"],
+                help="features per sample from shaped latents: mean (default for token "
+                "latents: masked autoencoders), cls, tokens (n, N, D), flatten; none = the "
+                "latent as it is (the default for every other model)",
             )
         c.set_defaults(func=fn)
 

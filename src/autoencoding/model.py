@@ -42,6 +42,9 @@ from .parts.reconstruction import Reconstruction
 from .parts.samplers import PRIOR, SAMPLERS
 from .parts.sparse_ops import scatter_codes
 
+#: what ``Autoencoder.encode(pool=...)`` accepts (``Encoder.pool`` says what each does)
+POOLS = ("mean", "cls", "tokens", "flatten", "none")
+
 #: Version of the model-config layout; :func:`migrate_model_config` upgrades older ones.
 CONFIG_VERSION = 3
 
@@ -114,18 +117,23 @@ class ModelConfig:
 
     @property
     def latent_channels(self) -> int:
-        """Features per latent position: the code size of a flat latent, else its channels."""
-        return int(self.latent_shape[0])  # type: ignore[arg-type]
+        """Features per latent position: the code size of a flat latent, a token latent's
+        width D (``[null, D]``), else its channels."""
+        shape = self.latent_shape
+        if len(shape) == 2 and shape[0] is None:  # tokens (B, N, D), N set by the input/mask
+            return int(shape[1])  # type: ignore[arg-type]
+        return int(shape[0])  # type: ignore[arg-type]
 
     def validate(self) -> None:
         shape = self.latent_shape
         if isinstance(self.latent_dim, int):
             require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        tokens = len(shape) == 2 and shape[0] is None and isinstance(shape[1], int)
         require(
-            len(shape) >= 1 and isinstance(shape[0], int) and shape[0] >= 1
+            len(shape) >= 1 and (tokens or isinstance(shape[0], int))
             and all(s is None or s >= 1 for s in shape),
-            f"latent_dim must be a positive int or a shape [channels, sizes...] with positive "
-            f"or null sizes, got {self.latent_dim}",
+            f"latent_dim must be a positive int, a shape [channels, sizes...] with positive "
+            f"or null sizes, or tokens [null, width], got {self.latent_dim}",
         )  # fmt: skip
         require(
             len(self.input_shape) >= 1 and all(s is None or s >= 1 for s in self.input_shape),
@@ -390,9 +398,16 @@ class Autoencoder(nn.Module):
         finally:
             self.train(was)
 
-    def encode(self, x: torch.Tensor, codes: bool = False) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, codes: bool = False, pool: str | None = None) -> torch.Tensor:
         """Deterministic latents (posterior means for VAEs); ``codes=True`` returns the
-        bottleneck's discrete codes where it has them."""
+        bottleneck's discrete codes where it has them. ``pool`` summarises shaped latents
+        per sample (``Encoder.pool``: mean, cls, tokens, flatten, none); None = the
+        encoder's default (token latents: mean; every other latent as it is)."""
+        how = self.encoder.default_pool if pool is None else pool
+        if how not in POOLS:
+            raise AutoencodingError(
+                f"encode: unknown pool {how!r}; expected one of {', '.join(POOLS)}"
+            )
         x = self.check_input(x, "encode")
 
         def run(x):
@@ -403,7 +418,7 @@ class Autoencoder(nn.Module):
                         f"bottleneck {self.config.bottleneck['name']!r} has no discrete codes"
                     )
                 return b.codes
-            return b.z
+            return self.encoder.pool(b.z, how)
 
         return self._eval_call(run, x)
 

@@ -5,7 +5,8 @@ Importing this package registers every built-in part.
 
 # Each module registers its parts on import: continuous (bottlenecks, corruption, disentangle, nets,
 # reconstruction, regularizers), quantized (fsq, vq), tables with missing values
-# (feature_transformer, remask) and sparse autoencoders (sae_nets, sae_gain, sparse).
+# (feature_transformer, remask), sparse autoencoders (sae_nets, sae_gain, sparse) and masked
+# autoencoders on patches (transformer, pits, masks; patches holds their grid).
 from . import (  # noqa: F401
     bottlenecks,
     corruption,
@@ -13,7 +14,9 @@ from . import (  # noqa: F401
     feature_transformer,
     fsq,
     generative,
+    masks,
     nets,
+    pits,
     reconstruction,
     regularizers,
     remask,
@@ -21,6 +24,7 @@ from . import (  # noqa: F401
     sae_nets,
     samplers,
     sparse,
+    transformer,
     vq,
 )
 from .base import (

@@ -187,6 +187,30 @@ class Encoder(Part):
         A visible-only token encoder overrides this to gather ``c.visible``."""
         return self(c.x)
 
+    #: what ``Autoencoder.encode`` returns unless told (its ``pool``): ``none`` = the latent
+    #: as the bottleneck gives it; token encoders (parts/patches.py) default to ``mean``
+    default_pool: ClassVar[str] = "none"
+
+    def pool(self, z: torch.Tensor, how: str) -> torch.Tensor:
+        """Per-sample features from latents ``z``: ``none``/``tokens`` = ``z`` itself,
+        ``flatten`` = (B, everything), ``mean`` = a shaped latent (B, C, *sizes) averaged
+        over its positions (a flat latent as it is); ``cls`` needs a token encoder with a
+        [cls] token. Token encoders override this (their latent is (B, N, D))."""
+        if how in ("none", "tokens"):
+            return z
+        if how == "flatten":
+            return z.flatten(1)
+        if how == "mean":
+            return z if z.dim() == 2 else z.flatten(2).mean(2)
+        if how == "cls":
+            raise AutoencodingError(
+                f"encode: pool 'cls' needs a token encoder with a [cls] token; encoder "
+                f"{type(self).registry_name!r} has none (use pool 'mean' or 'none')"
+            )
+        raise AutoencodingError(
+            f"encode: unknown pool {how!r}; expected one of mean, cls, tokens, flatten, none"
+        )
+
     def jacobian_frobenius_sq(self, x: torch.Tensor) -> torch.Tensor:
         """‖∂h/∂x‖²_F per row (the contractive penalty); exact, by autograd. Encoders with
         a cheaper closed form override it."""

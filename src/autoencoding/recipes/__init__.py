@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (register the recipes)
     discrete,
     disentangle,
     generative,
+    masked,
     sae,
     tabular,
 )
