@@ -36,6 +36,25 @@ def gen_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return train_test_split(x, d.target, test_size=0.2, random_state=0, stratify=d.target)
 
 
+def digits16() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Protocol MASK-IMG-PROBE data: digits / 16 upsampled bilinearly to 16×16 (torch's
+    ``interpolate``, align_corners=False), shaped (n, 1, 16, 16), the GEN split
+    (``train_test_split(test_size=0.2, random_state=0, stratify=y)``): 1437 / 360."""
+    import torch.nn.functional as F
+
+    xtr, xte, ytr, yte = gen_digits()
+    up = [F.interpolate(torch.from_numpy(a).view(-1, 1, 8, 8), size=(16, 16), mode="bilinear",
+                        align_corners=False).clamp(0, 1).numpy() for a in (xtr, xte)]  # fmt: skip
+    return up[0], up[1], ytr, yte
+
+
+def few_labels(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``per_class`` labelled rows of each class (seeded): the label-scarce probe."""
+    rng = np.random.default_rng(seed)
+    rows = [rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)]
+    return np.sort(np.concatenate(rows))
+
+
 def mean_std(values) -> str:
     v = np.asarray(values, dtype=float)
     return f"{v.mean():.4g} ± {v.std():.2g}"
