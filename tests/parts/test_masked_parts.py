@@ -227,3 +227,16 @@ def test_wrong_input_rank_and_non_patch_encoders_are_refused():
     m = Autoencoder(resolve("patch-mae", [2, 40], (0.0, 1.0)))
     with pytest.raises(AutoencodingError, match=r"expected samples shaped \(2, 40\)"):
         m.encode(torch.zeros(3, 2, 36))
+
+
+def test_mask_token_encoder_encodes_every_position_without_reading_hidden_values():
+    torch.manual_seed(0)
+    m = tiny([1, 16, 16], [4], hidden_tokens="mask").eval()
+    x = torch.randn(3, 1, 16, 16)
+    rec = m.corruption(x)
+    h = m.encoder.encode(rec)
+    assert h.shape == (3, 16, 16)  # all 16 positions, hidden ones as [mask]
+    rec.x = torch.where(rec.where, torch.randn_like(x) * 50, x)
+    assert torch.allclose(m.encoder.encode(rec), h, atol=1e-5)
+    out = m(x)
+    assert out.out.shape == (3, 1, 1, 16, 16) and torch.isfinite(out.loss)

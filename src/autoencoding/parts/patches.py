@@ -216,8 +216,11 @@ def scatter_visible(
 ) -> torch.Tensor:
     """The inverse of :func:`gather_visible` for a decoder: tokens (B, G·k, D) put back at
     their positions of a (B, total, D) sequence whose other positions hold ``fill`` (the
-    learned mask token). Without ``visible`` the tokens must already be all ``total``."""
+    learned mask token). Tokens already ``total`` long (an encoder that encoded every
+    position) pass as they are; without ``visible`` they must be."""
     b, m, d = tokens.shape
+    if m == total:
+        return tokens
     if visible is None:
         if m != total:
             raise AutoencodingError(

@@ -71,6 +71,10 @@ class PatchTransformerConfig:
     """Prepend a learned [cls] token to each sequence (``encode(pool='cls')`` reads it)."""
     dropout: float = 0.0
     """Dropout on attention and feed-forward outputs."""
+    hidden_tokens: Literal["drop", "mask"] = "drop"
+    """What the encoder does with hidden patches: 'drop' them (MAE: it encodes the visible
+    tokens only) or replace them by a learned [mask] token and encode every position (the
+    BEiT/SimMIM way, MAE's Table 1 ablation "encoder w/ [M]": slower, no better)."""
     decoder_dim: int = 32
     """Decoder token width (MAE: a light decoder, narrower than the encoder)."""
     decoder_depth: int = 1
@@ -183,6 +187,8 @@ class PatchTransformerEncoder(PatchEncoder):
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         if self.cls:
             self.cls_embed = nn.Parameter(torch.zeros(1, 1, d).normal_(std=0.02))
+        if cfg.hidden_tokens == "mask":
+            self.mask_embed = nn.Parameter(torch.zeros(1, 1, 1, d).normal_(std=0.02))
 
     def encode(self, c: Corrupted) -> torch.Tensor:
         """Tokens (B, G·cls + G·k, D) of the visible patches (every patch when ``c.visible``
@@ -190,7 +196,12 @@ class PatchTransformerEncoder(PatchEncoder):
         g = self.grid
         t = self.embed(g.patchify(c.x)) + self.pos  # (B, G, n, D)
         b = t.shape[0]
-        t = gather_visible(t.reshape(b, g.tokens, -1), c.visible, g.groups)  # (B·G, k, D)
+        visible = c.visible
+        if self.cfg.hidden_tokens == "mask" and c.hidden is not None:
+            hidden = c.hidden.view(b, g.groups, g.n, 1)
+            t = torch.where(hidden, self.mask_embed + self.pos, t)
+            visible = None  # every position encoded, the hidden ones as [mask]
+        t = gather_visible(t.reshape(b, g.tokens, -1), visible, g.groups)  # (B·G, k, D)
         if self.cls:
             t = torch.cat([self.cls_embed.expand(t.shape[0], -1, -1), t], dim=1)
         t = self.out(self.stack(t))
