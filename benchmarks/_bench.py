@@ -48,6 +48,19 @@ def digits16() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return up[0], up[1], ytr, yte
 
 
+def mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Protocol MASK-TS-PROBE data: ``mnist1d.data.make_dataset`` with its default arguments
+    (seed 42) and ``num_samples=10000`` (no download): 8000 / 2000 series of length 40,
+    returned shaped (n, 1, 40) float32 with their labels. Needs the ``mnist1d`` package."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = 10000
+    d = make_dataset(args)
+    xtr, xte = (d[k][:, None].astype(np.float32) for k in ("x", "x_test"))
+    return xtr, xte, np.asarray(d["y"]), np.asarray(d["y_test"])
+
+
 def few_labels(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
     """Indices of ``per_class`` labelled rows of each class (seeded): the label-scarce probe."""
     rng = np.random.default_rng(seed)
