@@ -74,7 +74,8 @@ class TrainedModel:
         """Latent codes of raw samples (posterior means for VAEs; indices with ``codes``).
         ``pool`` summarises shaped latents per sample: ``mean`` (the default for token
         latents, e.g. ``mae``, ``patch-mae``: (n, D), or (n, C·D) for C channel-independent
-        series channels), ``cls``, ``tokens`` (n, N, D), ``flatten``, ``none``."""
+        series channels), ``max``, ``meanmax``, ``cls``, ``tokens`` (n, N, D), ``flatten``,
+        ``none``."""
         return self.module.encode(self._prepare(x, "encode"), codes=codes, pool=pool).cpu().numpy()
 
     def reconstruct(self, x: Any) -> np.ndarray:

@@ -650,9 +650,10 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument(
                 "--pool",
                 default=None,
-                choices=["mean", "cls", "tokens", "flatten", "none"],
+                choices=["mean", "max", "meanmax", "cls", "tokens", "flatten", "none"],
                 help="features per sample from shaped latents: mean (default for token "
-                "latents: masked autoencoders), cls, tokens (n, N, D), flatten; none = the "
+                "latents: masked autoencoders), max, meanmax, cls, tokens (n, N, D), flatten; "
+                "none = the "
                 "latent as it is (the default for every other model)",
             )
         c.set_defaults(func=fn)

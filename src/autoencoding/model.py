@@ -43,7 +43,7 @@ from .parts.samplers import PRIOR, SAMPLERS
 from .parts.sparse_ops import scatter_codes
 
 #: what ``Autoencoder.encode(pool=...)`` accepts (``Encoder.pool`` says what each does)
-POOLS = ("mean", "cls", "tokens", "flatten", "none")
+POOLS = ("mean", "max", "meanmax", "cls", "tokens", "flatten", "none")
 
 #: Version of the model-config layout; :func:`migrate_model_config` upgrades older ones.
 CONFIG_VERSION = 3
@@ -401,7 +401,7 @@ class Autoencoder(nn.Module):
     def encode(self, x: torch.Tensor, codes: bool = False, pool: str | None = None) -> torch.Tensor:
         """Deterministic latents (posterior means for VAEs); ``codes=True`` returns the
         bottleneck's discrete codes where it has them. ``pool`` summarises shaped latents
-        per sample (``Encoder.pool``: mean, cls, tokens, flatten, none); None = the
+        per sample (``Encoder.pool``: mean, max, meanmax, cls, tokens, flatten, none); None = the
         encoder's default (token latents: mean; every other latent as it is)."""
         how = self.encoder.default_pool if pool is None else pool
         if how not in POOLS:

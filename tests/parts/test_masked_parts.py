@@ -188,12 +188,22 @@ def test_cls_token_pooling():
     z = m.encode(x, pool="tokens")
     assert z.shape == (2, 3 + 30, 16)
     assert torch.equal(m.encode(x, pool="cls"), z[:, :3].flatten(1))
-    assert torch.allclose(m.encode(x), z[:, 3:].view(2, 3, 10, 16).mean(2).flatten(1))
+    t = z[:, 3:].view(2, 3, 10, 16)
+    assert torch.allclose(m.encode(x), t.mean(2).flatten(1))
+    assert torch.allclose(m.encode(x, pool="max"), t.amax(2).flatten(1))
+    both = m.encode(x, pool="meanmax").view(2, 3, 32)
+    assert torch.allclose(both, torch.cat([t.mean(2), t.amax(2)], -1))
+    # the encoder's own default (a recipe may set it): meanmax here
+    cfg = m.config
+    cfg.encoder = {**cfg.encoder, "pool": "meanmax"}
+    m2 = Autoencoder(cfg)
+    m2.load_state_dict(m.state_dict())
+    assert torch.allclose(m2.encode(x), m.encode(x, pool="meanmax"))
     assert torch.isfinite(m(x).loss)
     with pytest.raises(AutoencodingError, match="pool 'cls' needs a CLS token"):
         tiny([3, 40], [4]).encode(x, pool="cls")
-    with pytest.raises(AutoencodingError, match="unknown pool 'max'"):
-        m.encode(x, pool="max")
+    with pytest.raises(AutoencodingError, match="unknown pool 'median'"):
+        m.encode(x, pool="median")
 
 
 @pytest.mark.parametrize(
@@ -208,6 +218,7 @@ def test_cls_token_pooling():
             {"corruption": {"name": "patch-tube"}},
             r"works on a 3-D patch grid, the encoder's is 1-D",
         ),
+        ({"encoder": {"pool": "cls"}}, r"pool 'cls' needs cls_token: true"),
     ],
 )
 def test_bad_configs_get_one_clear_error(overrides, match):

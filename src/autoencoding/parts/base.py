@@ -193,22 +193,28 @@ class Encoder(Part):
 
     def pool(self, z: torch.Tensor, how: str) -> torch.Tensor:
         """Per-sample features from latents ``z``: ``none``/``tokens`` = ``z`` itself,
-        ``flatten`` = (B, everything), ``mean`` = a shaped latent (B, C, *sizes) averaged
-        over its positions (a flat latent as it is); ``cls`` needs a token encoder with a
-        [cls] token. Token encoders override this (their latent is (B, N, D))."""
+        ``flatten`` = (B, everything), ``mean`` / ``max`` / ``meanmax`` = a shaped latent
+        (B, C, *sizes) averaged / maximised / both over its positions (a flat latent as it
+        is); ``cls`` needs a token encoder with a [cls] token. Token encoders override this
+        (their latent is (B, N, D))."""
         if how in ("none", "tokens"):
             return z
         if how == "flatten":
             return z.flatten(1)
         if how == "mean":
             return z if z.dim() == 2 else z.flatten(2).mean(2)
+        if how == "max":
+            return z if z.dim() == 2 else z.flatten(2).amax(2)
+        if how == "meanmax":
+            return z if z.dim() == 2 else torch.cat([z.flatten(2).mean(2), z.flatten(2).amax(2)], 1)
         if how == "cls":
             raise AutoencodingError(
                 f"encode: pool 'cls' needs a token encoder with a [cls] token; encoder "
                 f"{type(self).registry_name!r} has none (use pool 'mean' or 'none')"
             )
         raise AutoencodingError(
-            f"encode: unknown pool {how!r}; expected one of mean, cls, tokens, flatten, none"
+            f"encode: unknown pool {how!r}; expected one of mean, max, meanmax, cls, tokens, "
+            f"flatten, none"
         )
 
     def jacobian_frobenius_sq(self, x: torch.Tensor) -> torch.Tensor:

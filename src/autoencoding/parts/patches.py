@@ -232,7 +232,7 @@ def scatter_visible(
 
 
 #: how :meth:`PatchEncoder.pool` can summarise a sample's tokens (see its docstring)
-POOLS = ("mean", "cls", "tokens", "flatten")
+POOLS = ("mean", "max", "meanmax", "cls", "tokens", "flatten")
 
 
 def pool_tokens(z: torch.Tensor, how: str, groups: int, cls: int, part: str) -> torch.Tensor:
@@ -249,8 +249,13 @@ def pool_tokens(z: torch.Tensor, how: str, groups: int, cls: int, part: str) -> 
                 f"one (cls_token: false); use pool 'mean' or train with cls_token: true"
             )
         return z[:, : groups * cls].flatten(1)
+    t = z[:, groups * cls :].reshape(b, groups, -1, d)
     if how == "mean":
-        return z[:, groups * cls :].reshape(b, groups, -1, d).mean(2).flatten(1)
+        return t.mean(2).flatten(1)
+    if how == "max":
+        return t.amax(2).flatten(1)
+    if how == "meanmax":  # (B, G·2D): each group's mean then its max
+        return torch.cat([t.mean(2), t.amax(2)], dim=-1).flatten(1)
     raise AutoencodingError(f"encode: unknown pool {how!r}; expected one of {', '.join(POOLS)}")
 
 
@@ -272,6 +277,8 @@ class PatchEncoder(Encoder):
     def pool(self, z: torch.Tensor, how: str) -> torch.Tensor:
         """Per-sample features from the tokens: ``mean`` = each group's patch tokens averaged
         (B, G·D): one D-vector per channel of a channel-independent series, side by side;
+        ``max`` = their maximum (B, G·D); ``meanmax`` = both (B, G·2D: where a pattern
+        occurs somewhere matters for classifying series, and the max keeps it);
         ``cls`` = the [cls] tokens (B, G·D); ``flatten`` = every token (B, N·D);
         ``tokens``/``none`` = (B, N, D) as they are."""
         return pool_tokens(z, how, self.grid.groups, self.cls, type(self).registry_name)

@@ -47,6 +47,9 @@ class PatchMLPConfig:
     """Dropout after the hidden layer (PITS: what keeps the patch code from being a copy)."""
     position: bool = True
     """Add a fixed sin-cos position embedding to each token after the MLP."""
+    pool: Literal["mean", "max", "meanmax", "cls", "tokens", "flatten"] = "mean"
+    """What ``encode`` returns unless told (``pool=``): the tokens' mean, max or both per
+    channel sequence, the [cls] token(s), the tokens themselves or all of them flattened."""
 
     def validate(self) -> None:
         require(
@@ -56,6 +59,7 @@ class PatchMLPConfig:
         require(self.hidden >= 1, f"patch_mlp: hidden must be >= 1, got {self.hidden}")
         require(self.embed_dim >= 2, f"patch_mlp: embed_dim must be >= 2, got {self.embed_dim}")
         require(0 <= self.dropout < 1, f"patch_mlp: dropout must be in [0, 1), got {self.dropout}")
+        require(self.pool != "cls", "patch_mlp: pool 'cls' needs a [cls] token; it has none")
 
     def grid(self, sample_shape, part):
         independent = self.channels == "independent" or (
@@ -73,6 +77,7 @@ class PatchMLPEncoder(PatchEncoder):
     def __init__(self, cfg: PatchMLPConfig, input_shape: tuple[int, ...], out_features: int):
         super().__init__()
         self.cfg = cfg
+        self.default_pool = cfg.pool
         self.grid = cfg.grid(input_shape, "patch_mlp encoder")
         self.net = nn.Sequential(
             nn.Linear(self.grid.patch_dim, cfg.hidden),

@@ -69,6 +69,9 @@ class PatchTransformerConfig:
     is faster on a CPU at these widths)."""
     cls_token: bool = False
     """Prepend a learned [cls] token to each sequence (``encode(pool='cls')`` reads it)."""
+    pool: Literal["mean", "max", "meanmax", "cls", "tokens", "flatten"] = "mean"
+    """What ``encode`` returns unless told (``pool=``): the tokens' mean, max or both per
+    channel sequence, the [cls] token(s), the tokens themselves or all of them flattened."""
     dropout: float = 0.0
     """Dropout on attention and feed-forward outputs."""
     hidden_tokens: Literal["drop", "mask"] = "drop"
@@ -101,6 +104,10 @@ class PatchTransformerConfig:
         require(self.decoder_depth >= 0, f"{name}: decoder_depth must be >= 0")
         require(self.mlp_ratio > 0, f"{name}: mlp_ratio must be > 0, got {self.mlp_ratio}")
         require(0 <= self.dropout < 1, f"{name}: dropout must be in [0, 1), got {self.dropout}")
+        require(
+            self.pool != "cls" or self.cls_token,
+            f"{name}: pool 'cls' needs cls_token: true",
+        )
 
     def grid(self, sample_shape: tuple[int | None, ...], part: str) -> PatchGrid:
         independent = self.channels == "independent" or (
@@ -172,6 +179,7 @@ class PatchTransformerEncoder(PatchEncoder):
     ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.default_pool = cfg.pool
         self.grid = cfg.grid(input_shape, "patch_transformer encoder")
         self.cls = int(cfg.cls_token)
         d = cfg.embed_dim
