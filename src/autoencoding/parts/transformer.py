@@ -189,10 +189,7 @@ class PatchTransformerEncoder(PatchEncoder):
         self.register_buffer("pos", sincos_embedding(self.grid.grid, d), persistent=False)
         self.stack = Stack(d, cfg.depth, cfg.heads, cfg.mlp_ratio, cfg.dropout)
         self.out = nn.Linear(d, out_features) if out_features != d else nn.Identity()
-        init_weights(self)
-        # MAE initialises the patch projection like a linear layer on the flattened patch
-        w = self.embed.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        init_weights(self)  # the patch projection included: MAE's Xavier on the flat patch
         if self.cls:
             self.cls_embed = nn.Parameter(torch.zeros(1, 1, d).normal_(std=0.02))
         if cfg.hidden_tokens == "mask":
