@@ -128,14 +128,17 @@ class PatchGrid:
 def make_grid(
     sample_shape: tuple[int | None, ...],
     patch: list[int] | tuple[int, ...],
-    channel_independent: bool,
+    channels: bool | str,
     part: str,
 ) -> PatchGrid:
     """The patch grid of samples shaped ``sample_shape``, or one clear error: the input must
     be a series, an image or a video of fixed size, and each patch size must divide its
-    axis."""
+    axis. ``channels``: True / 'independent' (each channel its own token sequence), False /
+    'mixed' (one token holds every channel), 'auto' (independent for series only)."""
     shape = tuple(sample_shape)
     r = len(shape) - 1
+    if isinstance(channels, str):
+        channels = channels == "independent" or (channels == "auto" and r == 1)
     if r not in RANK_NAMES or None in shape:
         raise AutoencodingError(
             f"{part}: expects samples shaped like a {', an '.join(RANK_NAMES.values())} with "
@@ -157,7 +160,7 @@ def make_grid(
             f"(size {bad[0][0]} is not a multiple of {bad[0][1]}); choose a patch that divides "
             f"it or crop/pad the data"
         )
-    return PatchGrid(tuple(int(s) for s in shape), p, bool(channel_independent))  # type: ignore[arg-type]
+    return PatchGrid(tuple(int(s) for s in shape), p, bool(channels))  # type: ignore[arg-type]
 
 
 def sincos_1d(positions: torch.Tensor, dim: int) -> torch.Tensor:

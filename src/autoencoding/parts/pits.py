@@ -62,10 +62,7 @@ class PatchMLPConfig:
         require(self.pool != "cls", "patch_mlp: pool 'cls' needs a [cls] token; it has none")
 
     def grid(self, sample_shape, part):
-        independent = self.channels == "independent" or (
-            self.channels == "auto" and len(sample_shape) == 2
-        )
-        return make_grid(sample_shape, self.patch, independent, part)
+        return make_grid(sample_shape, self.patch, self.channels, part)
 
 
 @ENCODERS.register("patch_mlp")

@@ -110,10 +110,7 @@ class PatchTransformerConfig:
         )
 
     def grid(self, sample_shape: tuple[int | None, ...], part: str) -> PatchGrid:
-        independent = self.channels == "independent" or (
-            self.channels == "auto" and len(sample_shape) == 2
-        )
-        return make_grid(sample_shape, self.patch, independent, part)
+        return make_grid(sample_shape, self.patch, self.channels, part)
 
 
 class Block(nn.Module):
