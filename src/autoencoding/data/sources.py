@@ -200,6 +200,14 @@ def load_data(source: Any, columns: list[str] | None = None, label: str | None =
             f"{s}: choosing columns or a label column applies to CSV and Parquet files only")
     if s in DATASETS:
         return DATASETS.get(s)()
+    if s.startswith("aeon:"):  # a set aeon does not ship: its loader downloads (or fails clearly)
+        from .series import _aeon
+
+        return _aeon(s[len("aeon:") :])
+    if path.is_dir():  # a folder of PNG/JPEG images
+        from .images import load_image_folder
+
+        return load_image_folder(path)
     if suffix not in (".npy", ".csv", ".parquet", ".pq"):
         known = ", ".join(DATASETS.names())
         raise AutoencodingError(
