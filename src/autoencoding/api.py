@@ -58,12 +58,24 @@ class TrainedModel:
     def _prepare(self, x: Any, what: str) -> torch.Tensor:
         arr = check_array(x, what)
         flat_n = int(np.prod(arr.shape[1:]))
-        if arr.shape[1:] != self.module.input_shape and flat_n != self.module.n_features:
+        shape = self.module.input_shape
+        if None in shape:  # a fully convolutional model: free sizes take the data's own
+            if len(arr.shape) - 1 == len(shape) and all(
+                s is None or s == n for s, n in zip(shape, arr.shape[1:], strict=True)
+            ):
+                shape = arr.shape[1:]
+            else:
+                sizes = ", ".join("any" if s is None else str(s) for s in shape)
+                raise AutoencodingError(
+                    f"{what}: the model expects samples shaped ({sizes}), got "
+                    f"{list(arr.shape[1:])}"
+                )
+        elif arr.shape[1:] != shape and flat_n != self.module.n_features:
             raise AutoencodingError(
                 f"{what}: the model expects {self.module.n_features} features per sample "
                 f"(shape {list(self.module.input_shape)}), got {list(arr.shape[1:])}"
             )
-        arr = self.scaler.transform(arr.reshape(len(arr), *self.module.input_shape))
+        arr = self.scaler.transform(arr.reshape(len(arr), *shape))
         return torch.from_numpy(arr).to(self._device())
 
     def transform_scaled(self, x: Any) -> torch.Tensor:
@@ -81,6 +93,15 @@ class TrainedModel:
     def reconstruct(self, x: Any) -> np.ndarray:
         rec = self.module.reconstruct(self._prepare(x, "reconstruct")).cpu().numpy()
         return self.scaler.inverse_transform(rec)
+
+    def compress(self, x: Any) -> bytes:
+        """Raw samples as a bitstream (codec recipes such as ``bmshj-hyperprior``):
+        :meth:`Autoencoder.compress` after scaling; :meth:`decompress` reverses it."""
+        return self.module.compress(self._prepare(x, "compress"))
+
+    def decompress(self, data: bytes) -> np.ndarray:
+        """The reconstruction coded in ``data``, in the data's own units."""
+        return self.scaler.inverse_transform(self.module.decompress(data).cpu().numpy())
 
     def decode(self, z: Any) -> np.ndarray:
         arr = np.asarray(z)

@@ -453,6 +453,53 @@ class Autoencoder(nn.Module):
         x = self.check_input(x, "reconstruct")
         return self._eval_call(lambda x: self.reconstruction.mean(self.run(x).out), x)
 
+    # -- bitstreams -----------------------------------------------------------------------
+    def fingerprint(self) -> bytes:
+        """SHA-256 of the config, weights and coding tables (stamped into every bitstream)."""
+        import json
+
+        from .container import fingerprint
+
+        return fingerprint(self, json.dumps(self.config_dict(), sort_keys=True))
+
+    def compress(self, x: torch.Tensor) -> bytes:
+        """The batch ``x`` as bytes: the bottleneck's bitstreams in an ``.aec`` container
+        (:mod:`autoencoding.container`). Needs a bottleneck that writes bytes (the codec
+        recipes) and its coding tables, built at the end of training."""
+        from .container import Packed, pack
+
+        if not self.bottleneck.writes_bytes:
+            self.bottleneck.compress_latent(x)  # raises its clear message
+        x = self.check_input(x, "compress")
+
+        def run(x):
+            h = self.encoder.encode(self.corruption.observe(x))
+            return h, self.bottleneck.compress_latent(h)
+
+        h, streams = self._eval_call(run, x)
+        return pack(Packed(self.fingerprint(), tuple(x.shape), tuple(h.shape), streams))
+
+    def decompress(self, data: bytes) -> torch.Tensor:
+        """The reconstruction coded in ``data`` (written by :meth:`compress` of this very
+        model: a file from other weights or tables is refused)."""
+        from .container import unpack
+
+        p = unpack(data)
+        if p.fingerprint != self.fingerprint():
+            raise AutoencodingError(
+                "decompress: the bitstream was written by a different model (its fingerprint "
+                f"{p.fingerprint.hex()[:16]}… does not match this model's "
+                f"{self.fingerprint().hex()[:16]}…)"
+            )
+
+        def run():
+            z = self.bottleneck.decompress_latent(p.streams, p.latent_shape)
+            z = z.to(next(self.parameters()).dtype)
+            out = self.decode_output(BottleneckOutput(z=z), None, tuple(p.batch_shape[1:]))
+            return self.reconstruction.mean(out)
+
+        return self._eval_call(run)
+
     def default_sampler(self) -> str | None:
         """What ``sample`` draws from unless told: the bottleneck's prior where it has one,
         else the first listed latent sampler (None: the model cannot sample)."""

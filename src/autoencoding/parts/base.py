@@ -294,6 +294,25 @@ class Bottleneck(Part):
             f"{type(self).registry_name!r}"
         )
 
+    #: True when ``compress_latent`` writes bytes (entropy models, quantizers with codes)
+    writes_bytes: ClassVar[bool] = False
+
+    def compress_latent(self, h: torch.Tensor) -> list[bytes]:
+        """Byte streams holding the quantized latent of the encoder output ``h`` (eval
+        mode). ``decompress_latent(streams, shape)`` must return exactly the latent the
+        decoder would get from ``h``."""
+        raise AutoencodingError(
+            f"compress: bottleneck {type(self).registry_name!r} writes no bitstream; use a "
+            f"codec recipe (e.g. 'bmshj-factorized', 'bmshj-hyperprior', 'mbt-mean-scale')"
+        )
+
+    def decompress_latent(self, streams: list[bytes], shape: tuple[int, ...]) -> torch.Tensor:
+        """The latent ``z`` (shaped ``shape``, batch first) from :meth:`compress_latent`'s
+        streams."""
+        raise AutoencodingError(
+            f"decompress: bottleneck {type(self).registry_name!r} reads no bitstream"
+        )
+
 
 def overrides(part: nn.Module, base: type, hook: str) -> bool:
     """Whether ``part`` implements ``hook`` itself rather than inheriting ``base``'s default

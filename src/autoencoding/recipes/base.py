@@ -9,6 +9,7 @@ that metadata instead of testing recipe or part names.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,10 @@ class Recipe:
     ``epochs`` (a run-length budget from the data's size): where the user set none, the hook
     is called again with that many epochs so the other settings follow the run actually
     taken. It must not return ``batch_size``, ``seed`` or ``val_fraction``."""
+
+    any_size: bool = False
+    """The model is fully convolutional: a sample's sizes after its channels are stored as
+    null, so one trained on patches codes images of any (suitably divisible) size."""
 
     def __post_init__(self) -> None:
         if self.data_kind not in DATA_KINDS:
@@ -122,6 +127,10 @@ def resolve(
     r = get_recipe(recipe)
     settings = _merge({"recipe": recipe, **r.model}, overrides or {})
     settings["input_shape"] = [int(s) for s in input_shape]
+    if settings.get("latent_dim") == "input":  # codecs whose latent is the input (vector-codec)
+        settings["latent_dim"] = int(math.prod(settings["input_shape"]))
+    if r.any_size:
+        settings["input_shape"][1:] = [None] * (len(input_shape) - 1)
     rec = settings.get("reconstruction", {"name": "mse"})
     if (rec if isinstance(rec, str) else rec.get("name")) == "auto":
         if data_range is None:
