@@ -29,6 +29,7 @@ from . import (  # noqa: F401
     samplers,
     sparse,
     transformer,
+    vector_quant,
     vq,
 )
 from .base import (

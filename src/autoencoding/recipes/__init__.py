@@ -8,6 +8,7 @@ here).
 """
 
 from . import (  # noqa: F401  (register the recipes)
+    codec_vec,
     codec,
     continuous,
     discrete,
