@@ -8,8 +8,8 @@ here).
 """
 
 from . import (  # noqa: F401  (register the recipes)
-    codec_vec,
     codec,
+    codec_vec,
     continuous,
     discrete,
     disentangle,

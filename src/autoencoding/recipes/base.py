@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,8 +127,6 @@ def resolve(
     r = get_recipe(recipe)
     settings = _merge({"recipe": recipe, **r.model}, overrides or {})
     settings["input_shape"] = [int(s) for s in input_shape]
-    if settings.get("latent_dim") == "input":  # codecs whose latent is the input (vector-codec)
-        settings["latent_dim"] = int(math.prod(settings["input_shape"]))
     if settings.get("latent_dim") == "input":  # codecs whose latent is the input (vector-codec)
         settings["latent_dim"] = int(math.prod(settings["input_shape"]))
     if r.any_size:
