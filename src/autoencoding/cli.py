@@ -30,6 +30,7 @@ EXTRA_COMMANDS: list[tuple[str, str]] = [
     (".estimators.cli_commands", "add_detect_parser"),
     (".estimators.cli_commands", "add_impute_parser"),
     (".interp.cli", "add_sae_parser"),
+    (".codec_cli", "add_compress_parsers"),
 ]
 
 

@@ -131,5 +131,14 @@ class SynthesisTransform(Decoder):
                 layers.append(_act(cfg, chans[i + 1], inverse=True))
         self.net = nn.Sequential(*layers)
 
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Start the output at each channel's mean (not 0): a short run then spends its
+        steps on the image's detail rather than on its offset."""
+        last = self.net[-1]
+        if x.dim() == 4 and last.bias.numel() % x.shape[1] == 0:
+            mean = x.mean(dim=(0, 2, 3))
+            last.bias.copy_(mean.repeat(last.bias.numel() // x.shape[1]))
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)

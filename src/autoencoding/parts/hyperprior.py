@@ -114,11 +114,8 @@ class HyperpriorBottleneck(_EntropyBase):
         self.register_buffer("g_lengths", torch.zeros_like(t["lengths"]))
         self.register_buffer("tables_built", torch.zeros((), dtype=torch.bool))
 
-    def aux_parameters(self) -> list[nn.Parameter]:
-        return self.hyper.aux_parameters()
-
-    def aux_loss(self) -> torch.Tensor:
-        return self.hyper.aux_loss()
+    # The side latent's CDF tails train through ``self.hyper``'s own aux hooks: the trainer
+    # calls the hooks of every nested part, so delegating here would count them twice.
 
     def _check(self, h: torch.Tensor) -> None:
         super()._check(h)
