@@ -14,7 +14,15 @@ __getattr__, __dir__ = lazy_names(
         "AutoencoderEmbedder": ".embedder",
         "MaskedAutoencoderImputer": ".imputer",
         "AutoencoderOutlierDetector": ".outlier",
+        "TimeSeriesImputer": ".series_imputer",
+        "SeriesAnomalyDetector": ".series_anomaly",
     },
 )
 
-__all__ = ["AutoencoderEmbedder", "AutoencoderOutlierDetector", "MaskedAutoencoderImputer"]
+__all__ = [
+    "AutoencoderEmbedder",
+    "AutoencoderOutlierDetector",
+    "MaskedAutoencoderImputer",
+    "SeriesAnomalyDetector",
+    "TimeSeriesImputer",
+]

@@ -3,6 +3,8 @@
     autoencoding detect --data table.csv --out scores.csv              # + outlier_score, outlier
     autoencoding detect --data table.csv --out scores.csv --contamination 0.05 --columns a,b,c
     autoencoding impute --data holes.csv --out filled.csv              # empty cells filled
+    autoencoding impute --series --data series.csv --out filled.csv    # one time series
+    autoencoding detect --series --data series.csv --out scores.csv    # + anomaly_score
 
 Each ``add_*_parser(subparsers)`` adds one subcommand whose handler (``args.func(args,
 parser)``) reads the table with pandas, fits the estimator and writes a CSV: the input table
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AutoencodingError
+from .series_cli import add_series_options
 
 
 def _read_table(path: str, columns: str | None, allow_missing: bool):
@@ -109,6 +112,10 @@ def _fit(make, values) -> Any:
 def cmd_detect(args: argparse.Namespace, parser: Any = None) -> int:
     from .outlier import AutoencoderOutlierDetector
 
+    if getattr(args, "series", False):  # one multivariate time series: series_cli.py
+        from .series_cli import cmd_detect_series
+
+        return cmd_detect_series(args)
     _check_out(args.out)
     frame, _, values = _read_table(args.data, args.columns, allow_missing=False)
     kw: dict[str, Any] = {
@@ -134,6 +141,10 @@ def cmd_detect(args: argparse.Namespace, parser: Any = None) -> int:
 def cmd_impute(args: argparse.Namespace, parser: Any = None) -> int:
     from .imputer import MaskedAutoencoderImputer
 
+    if getattr(args, "series", False):  # one multivariate time series: series_cli.py
+        from .series_cli import cmd_impute_series
+
+        return cmd_impute_series(args)
     _check_out(args.out)
     frame, cols, values = _read_table(args.data, args.columns, allow_missing=True)
     missing = int(np.isnan(values).sum())
@@ -169,6 +180,7 @@ def add_detect_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--error", choices=["mse", "apre"], default="mse", help="reconstruction error scored"
     )
+    add_series_options(p)
     p.set_defaults(func=cmd_detect)
     return p
 
@@ -182,5 +194,6 @@ def add_impute_parser(subparsers: Any) -> argparse.ArgumentParser:
         "table with every empty / NaN cell filled (observed cells are unchanged).",
     )
     _common(p, "ae")
+    add_series_options(p)
     p.set_defaults(func=cmd_impute)
     return p
