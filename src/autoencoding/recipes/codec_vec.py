@@ -31,6 +31,7 @@ add_recipe(
                 # True for L2-normalised embeddings trained with scaling="none" (protocol
                 # CODEC-VEC); off by default, since 'auto' scaling standardizes features.
                 "normalize_output": False,
+                "shrinkage": 3.0,
             },
             "reconstruction": {"name": "mse"},
         },
