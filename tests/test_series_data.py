@@ -117,3 +117,21 @@ def _empty(tmp_path):
     p = tmp_path / "empty"
     p.mkdir()
     return p
+
+
+def test_series_spec_in_a_data_source(tmp_path):
+    path = tmp_path / "s.csv"
+    frame = pd.DataFrame({"t": np.arange(40)[::-1], "a": np.arange(40.0), "b": np.ones(40)})
+    frame.to_csv(path, index=False)
+    ds = load_data(f"{path}?window=8&stride=4&time_column=t")
+    assert ds.x.shape == (9, 2, 8)
+    np.testing.assert_array_equal(ds.x[0, 0], np.arange(39.0, 31.0, -1))  # sorted by t
+    with pytest.raises(AutoencodingError, match="expected options window=N"):
+        load_data(f"{path}?size=8")
+    with pytest.raises(AutoencodingError, match="window must be an int"):
+        load_data(f"{path}?window=big")
+
+
+def test_builtin_long_series_reads_as_one_series():
+    values, names = read_series("aeon:Daphnet_S06R02E0")
+    assert values.shape == (7040, 9) and names[0] == "c0"

@@ -18,7 +18,9 @@ message naming the shipped sets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +68,9 @@ def read_series(
     sorts the rows by it and is dropped. ``.npy``: a 2-D (T, C) array (a 1-D array is one
     channel). Empty cells become NaN, allowed only with ``allow_missing``.
     """
+    if str(path) in LONG_SERIES:  # a built-in long series (e.g. aeon:Daphnet_S06R02E0)
+        values = LONG_SERIES[str(path)]()
+        return values, [f"c{i}" for i in range(values.shape[1])]
     p = Path(path)
     if not p.exists():
         raise AutoencodingError(f"series file {str(path)!r} does not exist")
@@ -131,6 +136,28 @@ def read_series(
             f"{names[c]!r}); fill them first, e.g. with `autoencoding impute --series`"
         )
     return values, names
+
+
+def parse_series_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"series.csv?window=64&stride=8&time_column=t"`` -> (path, options): how a data source
+    string (``--data`` of train / encode / evaluate) asks for a wide table cut into windows."""
+    path, _, query = spec.partition("?")
+    opts: dict[str, Any] = {}
+    for item in filter(None, query.split("&")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in ("window", "stride", "time_column", "columns"):
+            raise AutoencodingError(
+                f"{spec}: expected options window=N, stride=N, time_column=NAME or "
+                f"columns=a,b after '?', got {item!r}"
+            )
+        if key in ("window", "stride"):
+            try:
+                opts[key] = int(value)
+            except ValueError:
+                raise AutoencodingError(f"{spec}: {key} must be an int, got {value!r}") from None
+        else:
+            opts[key] = value.split(",") if key == "columns" else value
+    return path, opts
 
 
 def load_series(
@@ -220,6 +247,10 @@ def _shipped(name: str):
 
 for _name in AEON_SHIPPED:
     DATASETS.register(f"aeon:{_name}")(_shipped(_name))
+
+
+#: Built-in long series (T, C) that ``read_series`` (``impute`` / ``detect --series``) accepts.
+LONG_SERIES: dict[str, Callable[[], np.ndarray]] = {"aeon:Daphnet_S06R02E0": daphnet}
 
 
 @DATASETS.register("aeon:Daphnet_S06R02E0")

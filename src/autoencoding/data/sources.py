@@ -200,6 +200,12 @@ def load_data(source: Any, columns: list[str] | None = None, label: str | None =
             f"{s}: choosing columns or a label column applies to CSV and Parquet files only")
     if s in DATASETS:
         return DATASETS.get(s)()
+    if "?" in s and Path(s.partition("?")[0]).suffix.lower() in (".csv", ".parquet", ".pq", ".npy"):
+        # a wide series table cut into windows: "series.csv?window=64&stride=8"
+        from .series import load_series, parse_series_spec
+
+        path_part, opts = parse_series_spec(s)
+        return load_series(path_part, **opts)
     if s.startswith("aeon:"):  # a set aeon does not ship: its loader downloads (or fails clearly)
         from .series import _aeon
 
