@@ -184,3 +184,19 @@ def test_cli_compress_decompress_png(codecs, tmp_path, capsys):
     out = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) / 255
     assert out.shape == img.shape
     assert ((out - img / 255) ** 2).mean() < ((img / 255 - img.mean() / 255) ** 2).mean()
+
+
+@pytest.mark.parametrize("recipe", ["fsq", "vqvae"])
+def test_quantized_codes_compress_exactly_below_fixed_length(recipe):
+    from sklearn.datasets import load_digits
+
+    x = (load_digits().data[:600] / 16).astype(np.float32)
+    m = ae.fit(recipe, x, train={"epochs": 8, "progress": False})
+    b = m.module.bottleneck
+    data = m.compress(x[:300])
+    np.testing.assert_array_equal(m.decompress(data), m.reconstruct(x[:300]))
+    m.module.eval()
+    with torch.no_grad():
+        streams = b.compress_latent(m.module.encoder(torch.from_numpy(x[:300])))
+    coded = 8 * sum(len(s) for s in streams) / 300
+    assert coded < b.n_positions * np.log2(b.codebook_size)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -232,6 +233,39 @@ class QuantizedBottleneck(Bottleneck):
         stats = self.tracker.stats(counts)
         stats["quant_error"] = out.quant_error.detach()
         return BottleneckOutput(z=out.z, losses=out.losses, codes=out.codes, stats=stats)
+
+    # -- bitstreams: the codes, entropy coded with their training frequencies ------------
+    writes_bytes = True
+
+    def _code_tables(self) -> dict[str, torch.Tensor]:
+        """One row per code position: the tracker's (saved) training frequencies, smoothed
+        so an unseen code stays codable, as integer tables. A pure function of a saved
+        buffer, so every process derives the very same table."""
+        from . import entropy_coding as coding
+
+        freq = self.tracker.frequencies.detach().cpu().double().numpy()
+        pmf = np.concatenate([freq + 0.5, np.zeros((len(freq), 1))], axis=1)
+        return coding.pack_tables([(0, row) for row in pmf])
+
+    @torch.no_grad()
+    def compress_latent(self, h: torch.Tensor) -> list[bytes]:
+        """The codes of ``h`` range-coded with each position's empirical code frequencies:
+        below the fixed-length size P·log₂K bits whenever some codes are used more than
+        others."""
+        from . import entropy_coding as coding
+
+        codes = self.quantize(h).codes.cpu().numpy()
+        rows = np.broadcast_to(np.arange(codes.shape[1]), codes.shape)
+        return coding.encode(codes, rows, self._code_tables())
+
+    @torch.no_grad()
+    def decompress_latent(self, streams: list[bytes], shape: tuple[int, ...]) -> torch.Tensor:
+        from . import entropy_coding as coding
+
+        rows = np.broadcast_to(np.arange(self.n_positions), (shape[0], self.n_positions))
+        codes = coding.decode(streams, rows, self._code_tables())
+        dev = self.tracker.frequencies.device
+        return self.lookup(torch.from_numpy(codes).to(device=dev, dtype=torch.int64))
 
     @torch.no_grad()
     def dataset_metrics(self, h: torch.Tensor) -> dict[str, float]:
