@@ -106,3 +106,17 @@ def test_bad_options_and_codes_get_clear_errors(codec):
             scaling="none",
             train={"epochs": 1, "progress": False},
         )
+
+
+def test_decompress_is_the_same_at_any_thread_count(codec):
+    m, x = codec
+    blob = m.compress(x)
+    before = torch.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            outs.append(m.decompress(blob))
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(outs[0], outs[1])
