@@ -140,6 +140,10 @@ def evaluate_model(
             metrics["neg_elbo"] = negative_elbo(module, x)
         metrics["nll"] = importance_nll(module, x, nll_samples, seed)
         metrics["active_units"] = active_units_from_latents(z)
+    if module.bottleneck.writes_bytes:  # codecs: the rate from the bytes actually written
+        from .rd import codec_metrics
+
+        metrics["codec"] = codec_metrics(module, x)
     if y is not None and x_train is not None and y_train is not None and y.dtype.kind in "iub":
         metrics["probe_accuracy"] = linear_probe(latents(module, x_train), y_train, z, y, seed)
     module.train(was)
