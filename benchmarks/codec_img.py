@@ -90,6 +90,30 @@ def ours_point(model, img: np.ndarray) -> tuple[float, float, float, float]:
     return bpp, psnr(img, pixels, peak=255.0), enc, dec_s
 
 
+def plot(summary: dict, path) -> None:
+    """Mean PSNR against mean bpp of every codec (the RD curves), one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for codec, s in summary.items():
+        pts = np.asarray(s["mean_points"])
+        order = np.argsort(pts[:, 0])
+        label = f"{codec} ({s['bd_rate_vs_jpeg']:+.1f}%)"
+        ax.plot(pts[order, 0], pts[order, 1], "o-", ms=3, label=label)
+    ax.set_xlabel("bits per pixel (bytes written)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_xlim(0, 2.0)
+    ax.set_title("CODEC-IMG: mean over 4 test images (BD-rate vs JPEG)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipes", default="bmshj-factorized,bmshj-hyperprior,mbt-mean-scale")
@@ -164,7 +188,7 @@ def main() -> None:
             *rows,
         ]
     )
-    write_result(
+    out = write_result(
         "codec_img",
         {
             "curves": curves,
@@ -175,6 +199,7 @@ def main() -> None:
         },  # fmt: skip
         table,
     )
+    plot(summary, out.with_suffix(".png"))
 
 
 if __name__ == "__main__":
