@@ -66,12 +66,13 @@ def codec_metrics(module, x, chunk: int = 64) -> dict[str, float]:
     """What a codec model's bitstreams cost on ``x`` (scaled data, as the model sees it):
     bits per sample and, for images, bits per pixel counted from the bytes actually written
     (container included), the model's own estimate of the rate where it has one, PSNR of the
-    decoded samples (peak 1: data in [0, 1]), and encode / decode seconds per sample."""
+    decoded samples (peak 1: data in [0, 1]), their MS-SSIM for images, and encode / decode
+    seconds per sample."""
     import time
 
     import torch
 
-    nbytes, enc_s, dec_s, sq, n_entries, est = 0, 0.0, 0.0, 0.0, 0, []
+    nbytes, enc_s, dec_s, sq, n_entries, est, msssim = 0, 0.0, 0.0, 0.0, 0, [], []
     for i in range(0, len(x), chunk):
         xb = x[i : i + chunk]
         t = time.perf_counter()
@@ -81,6 +82,10 @@ def codec_metrics(module, x, chunk: int = 64) -> dict[str, float]:
         dec = module.decompress(data)
         dec_s += time.perf_counter() - t
         nbytes += len(data)
+        if xb.dim() == 4 and min(xb.shape[2:]) >= 11:
+            from .image_quality import ms_ssim
+
+            msssim.append(float(ms_ssim(dec.float(), xb.float()).sum()))
         sq += float(((dec.double() - xb.double()) ** 2).sum())
         n_entries += xb.numel()
         with torch.no_grad():
@@ -96,6 +101,8 @@ def codec_metrics(module, x, chunk: int = 64) -> dict[str, float]:
     }
     if x.dim() == 4:
         out["bpp"] = out["bits_per_sample"] / (x.shape[2] * x.shape[3])
+        if msssim:
+            out["ms_ssim"] = sum(msssim) / n
         if est:
             out["bpp_estimated"] = sum(est) / n
     return out

@@ -18,6 +18,7 @@ from . import (  # noqa: F401
     gdn,
     generative,
     hyperprior,
+    image_losses,
     masks,
     nets,
     pits,
