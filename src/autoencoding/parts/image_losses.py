@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from ..evaluate.image_quality import ms_ssim
 from .base import RECONSTRUCTIONS, NoOptions
 from .reconstruction import Reconstruction
 
@@ -26,4 +25,8 @@ class MSSSIM(Reconstruction):
         super().__init__(n_features)
 
     def per_sample(self, out: torch.Tensor, x: torch.Tensor, where=None) -> torch.Tensor:
+        # Imported here, not at module level: evaluate/__init__ imports model, which imports
+        # parts, so a module-level import makes `import autoencoding.parts` circular.
+        from ..evaluate.image_quality import ms_ssim
+
         return 1.0 - ms_ssim(out[:, 0], x)
