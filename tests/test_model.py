@@ -13,6 +13,10 @@ TABLE_ONLY = {"remasker"}
 #: masked patch recipes take series, images or video only (a flat row is refused at build);
 #: a small sample shape each builds on
 PATCH_SHAPES = {"mae": (1, 8, 8), "mae-video": (1, 2, 8, 8), "patch-mae": (2, 16), "pits": (2, 16)}
+#: image codecs (GDN conv nets, 4 stride-2 stages; the hyperprior 2 more): images only, sides a
+#: multiple of 16 (64 with a hyperprior); any size, so the stored shape is (C, None, None)
+IMAGE_SHAPES = {"bmshj-factorized": (3, 16, 16), "bmshj-hyperprior": (3, 64, 64)}
+IMAGE_SHAPES["mbt-mean-scale"] = (3, 64, 64)
 
 
 def build(recipe="ae", shape=(64,), data_range=(0.0, 1.0), **overrides):
@@ -33,6 +37,11 @@ def test_every_recipe_builds_and_its_terms_sum_to_the_loss(recipe, shape, data_r
                 build(recipe, shape, data_range)
             return
         shape = PATCH_SHAPES[recipe]
+    if recipe in IMAGE_SHAPES:
+        if len(shape) == 1:
+            with pytest.raises(AutoencodingError, match="works on images"):
+                build(recipe, shape, data_range)
+        shape = IMAGE_SHAPES[recipe]
     model = build(recipe, shape, data_range).train()
     lo, hi = data_range
     x = lo + (hi - lo) * torch.rand(16, *shape, generator=torch.Generator().manual_seed(1))
@@ -50,10 +59,11 @@ def test_every_recipe_builds_and_its_terms_sum_to_the_loss(recipe, shape, data_r
 
 @pytest.mark.parametrize("recipe", RECIPES.names())
 def test_every_recipe_stores_a_complete_config(recipe):
-    shape = PATCH_SHAPES.get(recipe, (64,))
+    shape = PATCH_SHAPES.get(recipe, IMAGE_SHAPES.get(recipe, (64,)))
     model = build(recipe, shape)
     doc = model.config_dict()
-    assert doc["recipe"] == recipe and doc["input_shape"] == list(shape)
+    stored = [shape[0], None, None] if recipe in IMAGE_SHAPES else list(shape)
+    assert doc["recipe"] == recipe and doc["input_shape"] == stored
     assert doc["reconstruction"]["name"] != "auto"
     again = Autoencoder(doc)  # the stored config rebuilds the same module
     assert again.config == model.config

@@ -18,7 +18,17 @@ from autoencoding.recipes.sae import sae_lr
 from autoencoding.train import TrainConfig
 
 SRC = Path(ae.__file__).parent
-FAMILIES = ["continuous", "discrete", "disentangle", "generative", "masked", "sae", "tabular"]
+FAMILIES = [
+    "codec",
+    "codec_vec",
+    "continuous",
+    "discrete",
+    "disentangle",
+    "generative",
+    "masked",
+    "sae",
+    "tabular",
+]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

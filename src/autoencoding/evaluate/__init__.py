@@ -8,6 +8,7 @@ from .metrics import (
     negative_elbo,
     reconstruction_metrics,
 )
+from .probes import knn_probe, labels_per_class, probe_report
 from .samples import FeatureSpace, frechet_distance, precision_recall, sample_quality
 
 __all__ = [
@@ -16,9 +17,12 @@ __all__ = [
     "evaluate_model",
     "frechet_distance",
     "importance_nll",
+    "knn_probe",
+    "labels_per_class",
     "linear_probe",
     "negative_elbo",
     "precision_recall",
+    "probe_report",
     "reconstruction_metrics",
     "sample_quality",
 ]

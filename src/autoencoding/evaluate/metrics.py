@@ -145,6 +145,11 @@ def evaluate_model(
 
         metrics["codec"] = codec_metrics(module, x)
     if y is not None and x_train is not None and y_train is not None and y.dtype.kind in "iub":
-        metrics["probe_accuracy"] = linear_probe(latents(module, x_train), y_train, z, y, seed)
+        from .probes import probe_report
+
+        # features as encode() gives them (the encoder's default pool), flattened per sample
+        probes = probe_report(latents(module, x_train), y_train, z, y, seed=seed)
+        metrics["probe_accuracy"] = probes["linear"]
+        metrics["probes"] = probes
     module.train(was)
     return metrics

@@ -257,6 +257,18 @@ METRICS: dict[str, Metric] = {
         "classes",
         "higher",
     ),
+    # -- probes (evaluate/probes.py) and codecs (evaluate/rd.py) ---------------------------
+    "probes": Metric(
+        "linear (logistic) and k-NN (k = 5, cosine) probes on the frozen latents, with every "
+        "training label and with 10 labels per class (the _10pc keys)",
+        "fraction correct, 0–1",
+        "higher",
+    ),
+    "codec": Metric(
+        "the model as a codec: bits per sample and bpp from the bytes written (beside the "
+        "model's estimate), PSNR and MS-SSIM of the decoded samples, encode / decode seconds",
+        "bits, dB, s",
+    ),
     "n_samples": Metric("samples the sample-quality figures are computed on", "samples"),
     "feature_space": Metric(
         "where sample distances are measured: classifier-tanh64 (a fixed classifier's hidden "
