@@ -132,24 +132,30 @@ def main() -> None:
     for recipe in args.recipes.split(","):
         curves[recipe] = {name: [] for name in tests}
         for lmbda in LAMBDAS:
-            # A step of the default model takes ~0.1-0.2 CPU-s here: the epoch count that fits
-            # the budget is measured on a first short epoch's pace.
+            # The budget is spent in optimizer steps at the pace of a first short run (100
+            # steps of the same model): ceil(steps / steps-per-epoch) epochs over an equal
+            # share of the patches, so a budget of 1.5 epochs trains 2 epochs of 3/4 of them
+            # instead of flooring to 1.
             name = {"bmshj-factorized": "factorized"}.get(recipe, "hyperprior")
-            steps_per_epoch = len(patches) // 16
             bottleneck = {"bottleneck": {"name": name, "lmbda": lmbda}}
-            probe = ae.fit(recipe, patches[:1600], model=bottleneck,
+            batch = ae.get_recipe(recipe).train.get("batch_size", 16)
+            probe = ae.fit(recipe, patches[: 100 * batch], model=bottleneck,
                            train={"epochs": 1, "progress": False, "val_fraction": 0.0})  # fmt: skip
             per_step = probe.history[-1]["cpu_seconds"] / 100
-            epochs = max(1, int(args.cpu_minutes * 60 / (per_step * steps_per_epoch)))
+            steps = max(1, int(args.cpu_minutes * 60 / per_step))
+            epochs = max(1, -(-steps * batch // len(patches)))
+            used = patches[: min(len(patches), steps * batch // epochs)]
             c0, t0 = time.process_time(), time.perf_counter()
             model = ae.fit(
                 recipe,
-                patches,
-                model={"bottleneck": {"name": name, "lmbda": lmbda}},
+                used,
+                model=bottleneck,
                 train={"epochs": epochs, "progress": False, "val_fraction": 0.0},
             )
             training[f"{recipe}@{lmbda}"] = {
                 "epochs": epochs,
+                "patches": len(used),
+                "steps": epochs * (len(used) // batch),
                 "cpu_s": time.process_time() - c0,
                 "wall_s": time.perf_counter() - t0,
                 "final_bpp_estimate": model.history[-1]["train/bpp"],

@@ -300,6 +300,8 @@ def describe(name: str) -> Metric:
         return METRICS[key]
     if key.startswith("samples/") and key.rsplit("/", 1)[-1] in METRICS:
         return METRICS[key.rsplit("/", 1)[-1]]  # samples/<sampler>/<figure>
+    if "/" in key and key.split("/", 1)[0] in METRICS:
+        return METRICS[key.split("/", 1)[0]]  # probes/linear, codec/bpp: the parent's line
     if key.endswith("_weight"):
         term = key[: -len("_weight")]
         return Metric(f"weight on the {term} term (may ramp up during warm-up)", "multiplier")

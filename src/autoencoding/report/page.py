@@ -68,9 +68,13 @@ def png_text(path: Path) -> dict[str, str]:
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
-    """The metrics as an HTML table: name, value, unit and a one-line meaning each."""
+    """The metrics as an HTML table: name, value, unit and a one-line meaning each.
+
+    A metric that is a dict of numbers (``probes``, ``codec``) gets a row naming its parts
+    and one row per part (``probes/linear``), so no cell holds a long JSON line."""
     rows = []
-    for k, v in metrics.items():
+
+    def row(k: str, v: Any) -> None:
         m = describe(k)
         better = f" ({m.better} is better)" if m.better else ""
         rows.append(
@@ -78,6 +82,14 @@ def metrics_table(metrics: dict[str, Any]) -> str:
             f'<td class="num">{html.escape(_value(v))}</td>'
             f"<td>{html.escape(m.unit)}</td><td>{html.escape(m.meaning + better)}</td></tr>"
         )
+
+    for k, v in metrics.items():
+        if isinstance(v, dict) and v and all(isinstance(x, int | float | str) for x in v.values()):
+            row(k, ", ".join(map(str, v)))
+            for part, x in v.items():
+                row(f"{k}/{part}", x)
+        else:
+            row(k, v)
     head = "<tr><th>metric</th><th>value</th><th>unit</th><th>meaning</th></tr>"
     return f'<table class="metrics">{head}{"".join(rows)}</table>'
 
