@@ -118,10 +118,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipes", default="bmshj-factorized,bmshj-hyperprior,mbt-mean-scale")
     ap.add_argument("--cpu-minutes", type=float, default=15.0, help="training budget per model")
-    ap.add_argument("--patches", type=int, default=16000)
+    ap.add_argument("--patches", type=int, default=16000, help="64x64 patches' worth of pixels")
+    ap.add_argument(
+        "--patch",
+        type=int,
+        default=128,
+        help="training patch side (the protocol's 64 gives the hyperprior a 1x1 side latent that "
+        "does not carry over to whole images); the pixel count stays that of --patches 64x64s",
+    )
+    ap.add_argument("--batch", type=int, default=0, help="batch size (0: 16 x (64 / patch)^2)")
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
-    patches = training_patches(args.patches)
+    patches = training_patches(args.patches * 64 * 64 // args.patch**2, size=args.patch)
+    batch = args.batch or max(1, 16 * 64 * 64 // args.patch**2)
     tests = test_images()
     curves: dict[str, dict[str, list]] = {"jpeg": {}, "webp": {}, "avif": {}}
     for name, img in tests.items():
@@ -138,9 +147,9 @@ def main() -> None:
             # instead of flooring to 1.
             name = {"bmshj-factorized": "factorized"}.get(recipe, "hyperprior")
             bottleneck = {"bottleneck": {"name": name, "lmbda": lmbda}}
-            batch = ae.get_recipe(recipe).train.get("batch_size", 16)
             probe = ae.fit(recipe, patches[: 100 * batch], model=bottleneck,
-                           train={"epochs": 1, "progress": False, "val_fraction": 0.0})  # fmt: skip
+                           train={"epochs": 1, "batch_size": batch, "progress": False,
+                                  "val_fraction": 0.0})  # fmt: skip
             per_step = probe.history[-1]["cpu_seconds"] / 100
             steps = max(1, int(args.cpu_minutes * 60 / per_step))
             epochs = max(1, -(-steps * batch // len(patches)))
@@ -150,7 +159,8 @@ def main() -> None:
                 recipe,
                 used,
                 model=bottleneck,
-                train={"epochs": epochs, "progress": False, "val_fraction": 0.0},
+                train={"epochs": epochs, "batch_size": batch, "progress": False,
+                       "val_fraction": 0.0},  # fmt: skip
             )
             training[f"{recipe}@{lmbda}"] = {
                 "epochs": epochs,
@@ -186,7 +196,8 @@ def main() -> None:
     table = "\n".join(
         [
             f"CODEC-IMG: BD-rate vs JPEG (PSNR, PCHIP), mean over 4 test images; budget "
-            f"{args.cpu_minutes} CPU-min per model, {args.patches} patches; load "
+            f"{args.cpu_minutes} CPU-min per model, {len(patches)} patches of {args.patch}x"
+            f"{args.patch} (batch {batch}); load "
             f"{load0:.1f}->{load1:.1f}",
             "",
             "| codec | BD-rate vs JPEG | mean PSNR @ bpp |",
@@ -201,6 +212,8 @@ def main() -> None:
             "summary": summary,
             "training": training,
             "cpu_minutes": args.cpu_minutes,
+            "patch": args.patch,
+            "batch": batch,
             "load": [load0, load1],
         },  # fmt: skip
         table,

@@ -216,3 +216,26 @@ def test_evaluate_reports_the_rate_from_bytes_written(codecs):
     assert c["psnr"] == pytest.approx(
         10 * np.log10(1 / ((m.reconstruct(x[:64]) - x[:64]) ** 2).mean()), abs=0.01
     )
+
+
+def test_a_hyperprior_trained_on_tiny_patches_warns_that_it_will_not_carry_over():
+    from autoencoding import Autoencoder, resolve
+
+    def step(size):
+        model = Autoencoder(
+            resolve(
+                "mbt-mean-scale",
+                [3, size, size],
+                (0.0, 1.0),
+                {**SMALL, "bottleneck": {"name": "hyperprior", "stride": 4}},
+            )
+        ).train()
+        model(torch.rand(2, 3, size, size), step=0)
+
+    with pytest.warns(UserWarning, match=r"side latent of 1x1.*at least 32 pixels"):
+        step(16)  # latent 4x4 -> side latent 1x1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step(32)  # latent 8x8 -> side latent 2x2: no warning

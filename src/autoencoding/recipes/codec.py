@@ -4,6 +4,10 @@ Fully convolutional (GDN analysis / synthesis transforms, total stride 16, ``par
 around an entropy-model bottleneck (``parts/entropy.py``, ``parts/hyperprior.py``), trained
 on λ·D + R and writing real bytes (``model.compress`` / ``autoencoding compress``). Trained on
 patches, they code whole images whose sides are multiples of 16 (64 for the hyperpriors).
+Train the hyperpriors on patches of 128 pixels or more: a 64-pixel patch gives a 1x1 side
+latent, whose learned scales do not carry over to whole images (measured: a mean-scale model
+trained on 64-pixel patches coded coffee at 3.66 bpp whole against 0.32 bpp as 64-pixel
+tiles; the bottleneck warns when it trains on such latents).
 Data in [0, 1] (or a known 0–255 range) is kept in [0, 1]; distortion is MSE per entry.
 
 Defaults are sized for a CPU: N = 64 hidden channels and M = 96 latent channels (CompressAI's
