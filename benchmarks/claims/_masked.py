@@ -18,19 +18,60 @@ import torch
 
 import autoencoding as ae
 from autoencoding.evaluate.metrics import linear_probe
+from autoencoding.evaluate.probes import probe_report
+
+#: probe_report's keys in table order, with their column headings
+PROBES = {
+    "linear": "linear all",
+    "linear_10pc": "linear 10/class",
+    "knn": "5-NN all",
+    "knn_10pc": "5-NN 10/class",
+}
+
+
+def timed_fit(recipe, x, *, seed, model=None, train=None):
+    """``ae.fit`` on every row of ``x`` (no validation hold-out, no progress bar) and its
+    wall and CPU seconds: ``(model, wall_s, cpu_s)``."""
+    t0, c0 = time.time(), time.process_time()
+    m = ae.fit(
+        recipe,
+        x,
+        model=model,
+        seed=seed,
+        train={"progress": False, "val_fraction": 0, **(train or {})},
+    )
+    return m, time.time() - t0, time.process_time() - c0
+
+
+def fit_report(recipe, data, *, seed, pools, model=None, train=None) -> dict:
+    """Fit ``recipe`` (its default epochs unless ``train`` says otherwise), time it, and probe
+    the frozen features of each pool with ``probe_report`` (the protocols' one probe function;
+    the 10-per-class draw uses ``seed``)."""
+    xtr, xte, ytr, yte = data
+    m, wall, cpu = timed_fit(recipe, xtr, seed=seed, model=model, train=train)
+    out = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "epochs": len(m.history),
+        "train_loss": float(m.history[-1]["train/reconstruction"]),
+    }
+    for pool in pools:
+        ftr, fte = m.encode(xtr, pool=pool), m.encode(xte, pool=pool)
+        out[pool] = probe_report(ftr, ytr, fte, yte, seed=seed)
+    return out
+
+
+def probe_row(name: str, reports: list[dict], *cells: str) -> str:
+    """A markdown row: ``name``, mean ± std over seeds of each ``PROBES`` key, then ``cells``."""
+    figs = [_bench.mean_std([r[k] for r in reports]) if k in reports[0] else "—" for k in PROBES]
+    return "| " + " | ".join([name, *figs, *cells]) + " |"
 
 
 def fit_probe(recipe, data, *, seed, epochs, model=None, pools=("mean",), train=None) -> dict:
     xtr, xte, ytr, yte = data
-    t0, c0 = time.time(), time.process_time()
-    m = ae.fit(
-        recipe,
-        xtr,
-        model=model,
-        seed=seed,
-        train={"epochs": epochs, "progress": False, "val_fraction": 0, **(train or {})},
+    m, wall, cpu = timed_fit(
+        recipe, xtr, seed=seed, model=model, train={"epochs": epochs, **(train or {})}
     )
-    wall, cpu = time.time() - t0, time.process_time() - c0
     out = {
         "wall_s": wall,
         "cpu_s": cpu,
