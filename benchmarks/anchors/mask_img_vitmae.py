@@ -19,9 +19,10 @@ Two library behaviours that the protocol has to undo:
   the library's own ``initialize_weights`` methods and checks they are non-zero.
 - *Masking at eval.* ``ViTMAEModel`` masks ``mask_ratio`` of the patches in eval mode too.
   Features are taken with ``config.mask_ratio = 0`` and ``noise = arange`` (keep every patch,
-  in order): the encoder's final-layer-normed tokens, CLS token and mean of the patch tokens.
+  in order): the encoder's final-layer-normed tokens, CLS token, mean of the patch tokens and
+  the patch tokens flattened in grid order (16 × 64).
 
-``out.npz`` holds ``{cls,mean}_{train,test}`` features and ``info`` (JSON: fit CPU and wall
+``out.npz`` holds ``{cls,mean,flatten}_{train,test}`` features and ``info`` (JSON: fit CPU and wall
 seconds, final loss, whether the position tables were zero at construction, versions). The
 caller probes the features with its one probe function.
 """
@@ -78,12 +79,12 @@ def build(seed: int, init: str):
     return model, zero_at_build
 
 
-def features(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def features(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     model.eval()
     mask_ratio = model.config.mask_ratio
     model.config.mask_ratio = 0.0  # the embeddings read it at every call
     n_patch = model.vit.embeddings.num_patches
-    cls, mean = [], []
+    cls, mean, flat = [], [], []
     with torch.no_grad():
         for xb in x.split(256):
             noise = torch.arange(n_patch, dtype=torch.float32).expand(len(xb), n_patch)
@@ -91,8 +92,9 @@ def features(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
             assert h.shape[1] == n_patch + 1, h.shape  # every patch kept
             cls.append(h[:, 0])
             mean.append(h[:, 1:].mean(1))
+            flat.append(h[:, 1:].flatten(1))  # patch tokens in grid order (noise = arange)
     model.config.mask_ratio = mask_ratio
-    return torch.cat(cls).numpy(), torch.cat(mean).numpy()
+    return tuple(torch.cat(f).numpy() for f in (cls, mean, flat))
 
 
 def main() -> None:
@@ -129,8 +131,8 @@ def main() -> None:
         if epoch % 50 == 0 or epoch == a.epochs - 1:
             print(f"epoch {epoch} loss {total / len(xtr):.4f}", flush=True)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    cls_tr, mean_tr = features(model, xtr)
-    cls_te, mean_te = features(model, xte)
+    cls_tr, mean_tr, flat_tr = features(model, xtr)
+    cls_te, mean_te, flat_te = features(model, xte)
     info = {
         "fit_wall_s": wall,
         "fit_cpu_s": cpu,
@@ -147,6 +149,8 @@ def main() -> None:
         cls_test=cls_te,
         mean_train=mean_tr,
         mean_test=mean_te,
+        flatten_train=flat_tr,
+        flatten_test=flat_te,
         info=json.dumps(info),
     )
     print(json.dumps(info), flush=True)
