@@ -241,3 +241,25 @@ def test_saved_files_get_the_usual_mode_and_dead_writers_temporaries_go(tmp_path
     assert not dead.exists() and alive.exists()
     atomic_write(tmp_path / "x.txt", lambda tmp: tmp.write_text("hi"))
     assert (tmp_path / "x.txt").read_text() == "hi" and not list(tmp_path.glob(".x.txt.tmp-*"))
+
+
+def test_a_writer_killed_mid_safetensors_write_leaves_nothing_the_next_write_keeps(tmp_path):
+    """safetensors >= 0.8 stages its own ``.tmpXXXXXX`` beside the target; atomic_write gives
+    it a private folder, so a kill -9 mid-write leaves only that folder, removed next time."""
+    import torch
+    from safetensors.torch import save_file
+
+    from autoencoding.train.checkpoint import atomic_write
+
+    out = tmp_path / "run"
+    out.mkdir()
+    dead = out / ".checkpoint.safetensors.tmp-99999999"  # what a killed writer leaves
+    dead.mkdir()
+    (dead / ".tmpAbC123").write_bytes(b"half a tensor")
+    (dead / "checkpoint.safetensors").write_bytes(b"partial")
+    tensors = {"w": torch.arange(6.0)}
+    atomic_write(out / "checkpoint.safetensors", lambda tmp: save_file(tensors, str(tmp)))
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors"]
+    from safetensors.torch import load_file
+
+    assert torch.equal(load_file(str(out / "checkpoint.safetensors"))["w"], tensors["w"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,21 +50,34 @@ def _remove_dead_writers(temporaries: Iterable[Path]) -> None:
         try:
             os.kill(int(pid), 0)  # still running: its write may be in progress
         except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
+            _remove(tmp)
         except PermissionError:
             pass  # alive, owned by someone else
+
+
+def _remove(tmp: Path) -> None:
+    if tmp.is_dir() and not tmp.is_symlink():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then atomically rename the temporary file onto ``path``.
 
-    The file gets the usual mode for the umask (some writers create 0600 files), is fsynced
-    before the rename and the folder after it, so a crash leaves either the old file or the
-    new one; temporaries of writers that were killed are removed."""
+    The temporary lives in a private folder ``.<name>.tmp-<pid>/`` beside ``path``: writers
+    that stage files of their own (safetensors >= 0.8 writes a ``.tmpXXXXXX`` beside its
+    target and renames it) stage them there, so a kill -9 at any moment leaves only that
+    folder, which the next write or resume removes. The file gets the usual mode for the
+    umask (some writers create 0600 files), is fsynced before the rename and the folder
+    after it, so a crash leaves either the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    stage = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    _remove(stage)  # a leftover of this pid's earlier, interrupted write
+    stage.mkdir()
+    tmp = stage / path.name
     try:
         write(tmp)
         os.chmod(tmp, _default_mode())
@@ -77,8 +91,7 @@ def atomic_write(path: Path, write) -> None:
             finally:
                 os.close(fd)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        _remove(stage)
 
 
 def _optimizer_tensors(
