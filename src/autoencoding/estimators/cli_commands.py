@@ -112,7 +112,7 @@ def _fit(make, values) -> Any:
 def cmd_detect(args: argparse.Namespace, parser: Any = None) -> int:
     from .outlier import AutoencoderOutlierDetector
 
-    if getattr(args, "series", False):  # one multivariate time series: series_cli.py
+    if args.series:  # one multivariate time series: series_cli.py
         from .series_cli import cmd_detect_series
 
         return cmd_detect_series(args)
@@ -141,7 +141,7 @@ def cmd_detect(args: argparse.Namespace, parser: Any = None) -> int:
 def cmd_impute(args: argparse.Namespace, parser: Any = None) -> int:
     from .imputer import MaskedAutoencoderImputer
 
-    if getattr(args, "series", False):  # one multivariate time series: series_cli.py
+    if args.series:  # one multivariate time series: series_cli.py
         from .series_cli import cmd_impute_series
 
         return cmd_impute_series(args)

@@ -43,7 +43,7 @@ def labels_per_class(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray
         idx = np.flatnonzero(y == c)
         if len(idx) < per_class:
             raise AutoencodingError(
-                f"class {c.item() if hasattr(c, 'item') else c} has {len(idx)} labelled rows; "
+                f"class {np.asarray(c).item()} has {len(idx)} labelled rows; "
                 f"{per_class} per class were asked"
             )
         rows.append(rng.choice(idx, per_class, replace=False))
