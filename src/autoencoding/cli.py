@@ -371,14 +371,10 @@ def _evaluate_and_report(
         figures.append(
             report.image_grid([np.asarray(r) for r in rows], labels, out / "reconstructions.png")
         )
-    from .evaluate.samples import flat_figures
-
-    # sample quality: one row naming the samplers, then one row per figure
-    table = {k: (", ".join(v) if k == "samples" else v) for k, v in metrics.items()}
     report.write_html(
         out,
         f"autoencoding run: {trained.config.recipe}",
-        table | flat_figures(metrics.get("samples", {})),
+        metrics,
         {"model": trained.module.config_dict(), "info": trained.info},
         figures + sample_figures,
     )

@@ -372,12 +372,3 @@ def evaluate_samples(
         figures.append(nearest_training_grid(drawn[default], tr, path, fs, title=title,
                                              value_range=rng))  # fmt: skip
     return results, figures
-
-
-def flat_figures(samples: dict[str, Any]) -> dict[str, Any]:
-    """``{sampler: {figure: value}}`` as report rows ``samples/<sampler>/<figure>``."""
-    return {
-        f"samples/{name}/{key}": value
-        for name, figures in samples.items()
-        for key, value in figures.items()
-    }

@@ -67,14 +67,30 @@ def png_text(path: Path) -> dict[str, str]:
         return {}
 
 
+def _rows(metrics: dict[str, Any]):
+    """(name, value) of every table row: a metric that is a dict (``probes``, ``codec``,
+    ``samples``) gets a row naming its parts, then one row per leaf (``probes/linear``,
+    ``samples/<sampler>/<figure>``), so no cell holds a long JSON line."""
+
+    def leaves(prefix: str, d: dict[str, Any]):
+        for part, x in d.items():
+            if isinstance(x, dict) and x:
+                yield from leaves(f"{prefix}/{part}", x)
+            else:
+                yield f"{prefix}/{part}", x
+
+    for k, v in metrics.items():
+        if isinstance(v, dict) and v:
+            yield k, ", ".join(map(str, v))
+            yield from leaves(str(k), v)
+        else:
+            yield k, v
+
+
 def metrics_table(metrics: dict[str, Any]) -> str:
-    """The metrics as an HTML table: name, value, unit and a one-line meaning each.
-
-    A metric that is a dict of numbers (``probes``, ``codec``) gets a row naming its parts
-    and one row per part (``probes/linear``), so no cell holds a long JSON line."""
+    """The metrics as an HTML table: name, value, unit and a one-line meaning each."""
     rows = []
-
-    def row(k: str, v: Any) -> None:
+    for k, v in _rows(metrics):
         m = describe(k)
         better = f" ({m.better} is better)" if m.better else ""
         rows.append(
@@ -82,14 +98,6 @@ def metrics_table(metrics: dict[str, Any]) -> str:
             f'<td class="num">{html.escape(_value(v))}</td>'
             f"<td>{html.escape(m.unit)}</td><td>{html.escape(m.meaning + better)}</td></tr>"
         )
-
-    for k, v in metrics.items():
-        if isinstance(v, dict) and v and all(isinstance(x, int | float | str) for x in v.values()):
-            row(k, ", ".join(map(str, v)))
-            for part, x in v.items():
-                row(f"{k}/{part}", x)
-        else:
-            row(k, v)
     head = "<tr><th>metric</th><th>value</th><th>unit</th><th>meaning</th></tr>"
     return f'<table class="metrics">{head}{"".join(rows)}</table>'
 
